@@ -1,0 +1,146 @@
+"""What every source is: a named, described plugin with typed options that streams raw items.
+
+A source only fetches and parses its platform's format. It yields `Batch`es of `RawItem`s with
+the cursor that resumes *after* them; the pipeline normalises each item with
+`Source.normalise`, stores the batch, and only then commits the cursor. A malformed item
+becomes an `IngestError` (kept with its raw text for inspection) and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from tocsin.clock import Clock
+from tocsin.mention import Mention
+
+__all__ = [
+    "Batch",
+    "IngestError",
+    "PollingSource",
+    "RawItem",
+    "Source",
+    "SourceError",
+    "SourceHealth",
+    "SourceOptions",
+]
+
+
+class SourceOptions(BaseModel):
+    """Base of every source's typed options; unknown keys are an error (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One item as the platform gave it, before normalisation.
+
+    `source` is the source instance key (e.g. ``lemonde``); `ref` says where the item came from
+    in words a person can follow (``entry 3 of https://…/feed.xml``).
+    """
+
+    source: str
+    native_id: str
+    payload: Mapping[str, Any]
+    ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestError:
+    """An item that could not be read, kept with its raw text so a person can inspect it."""
+
+    source: str
+    ref: str
+    error: str
+    raw: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Items fetched together and the cursor that resumes after them (None: nothing to keep)."""
+
+    items: tuple[RawItem, ...] = ()
+    cursor: str | None = None
+    errors: tuple[IngestError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source is doing, as recorded by the pipeline."""
+
+    source: str
+    platform: str
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    items_total: int = 0
+    items_per_minute: float = 0.0
+    consecutive_failures: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SourceError(Exception):
+    """A fetch failed in a way worth retrying later.
+
+    `retry_after` (seconds) is honoured by the pipeline's backoff, e.g. from an HTTP 429.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Source(abc.ABC):
+    """A platform to listen to. Subclasses set `name`, `description` and `Options`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
+
+    def __init__(
+        self, key: str, options: SourceOptions, *, client: httpx.AsyncClient, clock: Clock
+    ) -> None:
+        self.key = key
+        self.options = options
+        self.client = client
+        self.clock = clock
+
+    @abc.abstractmethod
+    def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        """Yield batches from `cursor` on, forever or until the source is exhausted."""
+
+    @abc.abstractmethod
+    def normalise(self, item: RawItem) -> Mention:
+        """Turn one raw item into a `Mention`; raise `ValueError` with a clear message if bad."""
+
+    def describe(self) -> str:
+        """One line for tables: what this instance listens to."""
+        return self.name
+
+
+class PollingSource(Source):
+    """A source read by repeated requests: `fetch` once, wait `poll_interval()`, repeat."""
+
+    @abc.abstractmethod
+    async def fetch(self, cursor: str | None) -> Batch:
+        """Fetch what is new since `cursor`."""
+
+    @abc.abstractmethod
+    def poll_interval(self) -> float:
+        """Seconds between two fetches."""
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        while True:
+            batch = await self.fetch(cursor)
+            yield batch
+            if batch.cursor is not None:
+                cursor = batch.cursor
+            await self.clock.sleep(self.poll_interval())
