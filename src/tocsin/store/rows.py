@@ -1,0 +1,150 @@
+"""`Mention` <-> row dicts, and the text the full-text index holds.
+
+Text is cleaned on the way in so one bad item never fails its batch: NUL characters (refused
+by PostgreSQL) are dropped and lone surrogates (refused by UTF-8) are replaced. ``raw`` is kept
+as ASCII-escaped JSON text; values JSON cannot express are stored as their ``str()``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from tocsin.mention import Author, Mention, Metrics, Sentiment
+
+try:
+    from tocsin.query.text import fold
+except ImportError:  # TEMPORARY: until tocsin.query.text lands
+    import unicodedata
+
+    def fold(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+__all__ = ["clean", "error_row", "fts_body", "mention_row", "row_mention", "site_of"]
+
+
+def clean(value: str) -> str:
+    """`value` without NUL characters and with lone surrogates replaced."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _clean_opt(value: str | None) -> str | None:
+    return None if value is None else clean(value)
+
+
+def site_of(url: str) -> str:
+    """The host of `url`, lower case, without a leading ``www.`` (for ``site:`` filters)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+def fts_body(mention: Mention) -> str:
+    """What the full-text index holds for a mention: ``fold(title + "\\n" + text)``."""
+    return clean(fold(f"{mention.title}\n{mention.text}"))
+
+
+def mention_row(m: Mention, now: datetime) -> dict[str, Any]:
+    """The `mentions` row for `m` (``pk`` left to the database; ``updated_at`` = `now`)."""
+    author, metrics, sentiment = m.author, m.metrics, m.sentiment
+    return {
+        "id": clean(m.id),
+        "source": clean(m.source),
+        "url": clean(m.url),
+        "site": clean(site_of(m.url)),
+        "title": clean(m.title),
+        "text": clean(m.text),
+        "lang": _clean_opt(m.lang),
+        "author_handle": clean(author.handle),
+        "author_name": clean(author.name),
+        "author_followers": author.followers,
+        "author_verified": bool(author.verified),
+        "author_url": clean(author.url),
+        "likes": metrics.likes,
+        "reposts": metrics.reposts,
+        "replies": metrics.replies,
+        "quotes": metrics.quotes,
+        "views": metrics.views,
+        "sentiment_label": None if sentiment is None else clean(sentiment.label),
+        "sentiment_score": None if sentiment is None else sentiment.score,
+        "demand": _clean_opt(m.demand),
+        "reach": m.reach,
+        "priority": m.priority,
+        "story_id": _clean_opt(m.story_id),
+        "parent_id": _clean_opt(m.parent_id),
+        "thread_id": _clean_opt(m.thread_id),
+        "published_at": m.published_at,
+        "seen_at": m.seen_at,
+        "updated_at": now,
+        "raw": json.dumps(dict(m.raw), default=str, ensure_ascii=True),
+    }
+
+
+def _raw(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"_unreadable": text}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
+def row_mention(row: Mapping[Any, Any], watches: tuple[str, ...] = ()) -> Mention:
+    """The `Mention` a `mentions` row holds, with `watches`."""
+    label, score = row["sentiment_label"], row["sentiment_score"]
+    return Mention(
+        id=row["id"],
+        source=row["source"],
+        url=row["url"],
+        text=row["text"],
+        published_at=row["published_at"],
+        seen_at=row["seen_at"],
+        author=Author(
+            handle=row["author_handle"],
+            name=row["author_name"],
+            followers=row["author_followers"],
+            verified=bool(row["author_verified"]),
+            url=row["author_url"],
+        ),
+        title=row["title"],
+        lang=row["lang"],
+        metrics=Metrics(
+            likes=row["likes"],
+            reposts=row["reposts"],
+            replies=row["replies"],
+            quotes=row["quotes"],
+            views=row["views"],
+        ),
+        parent_id=row["parent_id"],
+        thread_id=row["thread_id"],
+        raw=_raw(row["raw"]),
+        watches=watches,
+        sentiment=None if label is None else Sentiment(label=label, score=float(score or 0.0)),
+        demand=row["demand"],
+        reach=row["reach"],
+        priority=row["priority"],
+        story_id=row["story_id"],
+    )
+
+
+def error_row(source: str, ref: str, error: str, raw: str, at: datetime) -> dict[str, Any]:
+    """An `ingest_errors` row, cleaned like mention text."""
+    return {
+        "source": clean(source),
+        "ref": clean(ref),
+        "error": clean(error),
+        "raw": clean(raw),
+        "at": at,
+    }

@@ -1,0 +1,388 @@
+"""`Store`: every read and write tocsin makes to its database (SQLite or PostgreSQL).
+
+Sync SQLAlchemy Core; the asyncio pipeline calls it through `asyncio.to_thread`. A batch of
+mentions, its watches, its ingest errors and the source cursor are written in one
+transaction, so a crash (kill -9) keeps all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from tocsin.mention import Mention
+from tocsin.query.ast import Node
+from tocsin.sources.base import IngestError, SourceHealth
+from tocsin.store import search as search_sql
+from tocsin.store.database import WRITE, connect, run_migrations
+from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
+from tocsin.store.tables import (
+    FTS_TABLE,
+    ingest_errors,
+    mention_watches,
+    mentions,
+    mentions_pg,
+    source_cursors,
+    source_health,
+    source_health_minutes,
+)
+
+__all__ = ["SaveResult", "Store"]
+
+HEALTH_WINDOW = timedelta(minutes=15)
+_CHUNK = 500  # ids per IN (...) list
+# Enrichment a later save may lack (e.g. enrichment failed): keep what we had.
+_KEEP_IF_NULL = (
+    "lang",
+    "sentiment_label",
+    "sentiment_score",
+    "demand",
+    "reach",
+    "priority",
+    "story_id",
+)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What `Store.save_batch` wrote."""
+
+    inserted: int
+    updated: int
+    errors: int
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _minute(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _dedupe(batch: Sequence[Mention]) -> list[Mention]:
+    """One mention per id (the last wins), with the watches of every copy."""
+    latest: dict[str, Mention] = {}
+    watches: dict[str, dict[str, None]] = {}
+    for m in batch:
+        latest[m.id] = m
+        watches.setdefault(m.id, {}).update(dict.fromkeys(m.watches))
+    return [
+        m if m.watches == tuple(watches[m.id]) else _with_watches(m, tuple(watches[m.id]))
+        for m in latest.values()
+    ]
+
+
+def _with_watches(m: Mention, watches: tuple[str, ...]) -> Mention:
+    from dataclasses import replace
+
+    return replace(m, watches=watches)
+
+
+class Store:
+    """The database: mentions, watches, cursors, source health and ingest errors."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._unaccent: bool | None = None
+
+    @classmethod
+    def open(cls, url: str, *, workspace: Path | None = None) -> Store:
+        """Open `url` (relative SQLite paths resolve against `workspace`); `StoreError` if
+        the database cannot be reached."""
+        return cls(connect(url, workspace=workspace))
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration (a no-op when it already is)."""
+        run_migrations(self.engine)
+        self._unaccent = None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _write(self) -> sa.Connection:
+        return self.engine.connect().execution_options(**WRITE)
+
+    def _insert(self, table: sa.Table) -> Any:
+        """A dialect INSERT supporting ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # -- mentions --------------------------------------------------------------------------
+
+    def save_batch(
+        self,
+        source: str,
+        mentions: Sequence[Mention],
+        *,
+        errors: Sequence[IngestError] = (),
+        cursor: str | None = None,
+        now: datetime,
+    ) -> SaveResult:
+        """Upsert `mentions`, add their watches, keep `errors`, then set `source`'s cursor:
+        all in one transaction, so either all of it is stored or none of it."""
+        batch = _dedupe(mentions)
+        with self._write() as conn, conn.begin():
+            existing = self._existing_ids(conn, [m.id for m in batch])
+            pks = self._upsert_mentions(conn, batch, now)
+            if self.dialect == "sqlite":
+                self._index_sqlite(conn, batch, pks)
+            self._add_watches(conn, batch, now)
+            if errors:
+                rows = [error_row(e.source, e.ref, e.error, e.raw, e.at) for e in errors]
+                conn.execute(sa.insert(ingest_errors), rows)
+            if cursor is not None:
+                self._set_cursor(conn, source, cursor, now)
+        inserted = sum(1 for m in batch if m.id not in existing)
+        return SaveResult(inserted=inserted, updated=len(batch) - inserted, errors=len(errors))
+
+    def _existing_ids(self, conn: sa.Connection, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            query = sa.select(mentions.c.id).where(mentions.c.id.in_(chunk))
+            found.update(conn.scalars(query))
+        return found
+
+    def _upsert_mentions(
+        self, conn: sa.Connection, batch: Sequence[Mention], now: datetime
+    ) -> dict[str, int]:
+        """Insert or update `batch`; return ``{id: pk}``."""
+        if not batch:
+            return {}
+        postgres = self.dialect == "postgresql"
+        table = mentions_pg if postgres else mentions
+        rows = [mention_row(m, now) for m in batch]
+        stmt = self._insert(table)
+        if postgres:
+            for row, m in zip(rows, batch, strict=True):
+                row["body"] = fts_body(m)
+            stmt = stmt.values(search_vector=self._tsvector(conn, sa.bindparam("body")))
+        excluded = stmt.excluded
+        keep = {"pk", "id", "seen_at"}
+        update = {
+            c.name: (
+                sa.func.coalesce(excluded[c.name], table.c[c.name])
+                if c.name in _KEEP_IF_NULL
+                else excluded[c.name]
+            )
+            for c in table.c
+            if c.name not in keep
+        }
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=update)
+        stmt = stmt.returning(table.c.id, table.c.pk, sort_by_parameter_order=True)
+        return {row.id: row.pk for row in conn.execute(stmt, rows)}
+
+    def _tsvector(self, conn: sa.Connection, text: sa.ColumnElement[Any]) -> Any:
+        if self._unaccent is None:
+            probe = sa.text("SELECT to_regprocedure('unaccent(text)') IS NOT NULL")
+            self._unaccent = bool(conn.scalar(probe))
+        if self._unaccent:
+            text = sa.func.unaccent(text)
+        return sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), text)
+
+    def _index_sqlite(
+        self, conn: sa.Connection, batch: Sequence[Mention], pks: dict[str, int]
+    ) -> None:
+        rows = [{"pk": pks[m.id], "body": fts_body(m)} for m in batch]
+        if rows:
+            conn.execute(
+                sa.text("INSERT OR REPLACE INTO mentions_fts(rowid, body) VALUES (:pk, :body)"),
+                rows,
+            )
+
+    def _add_watches(self, conn: sa.Connection, batch: Sequence[Mention], now: datetime) -> None:
+        rows = [
+            {"mention_id": clean(m.id), "watch": clean(w), "matched_at": now}
+            for m in batch
+            for w in m.watches
+        ]
+        if rows:
+            stmt = self._insert(mention_watches).on_conflict_do_nothing()
+            conn.execute(stmt, rows)
+
+    def get(self, mention_id: str) -> Mention | None:
+        """The stored mention with this id (its watches filled), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(mentions).where(mentions.c.id == mention_id)).first()
+            if row is None:
+                return None
+            watches = search_sql.load_watches(conn, [mention_id])
+        return row_mention(row._mapping, watches.get(mention_id, ()))
+
+    def count(self) -> int:
+        """How many mentions are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(mentions)) or 0)
+
+    def search(
+        self,
+        query: str | Node | None = None,
+        *,
+        watch: str | None = None,
+        source: str | None = None,
+        lang: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Mention]:
+        """Mentions matching `query` (a query string or tree) and the filters, newest
+        published first. `since` is inclusive, `until` exclusive. A bad query string raises
+        `tocsin.query.QueryError`."""
+        filters = search_sql.Filters(
+            watch=watch, source=source, lang=lang, since=since, until=until
+        )
+        with self.engine.connect() as conn:
+            return search_sql.search(conn, query, filters, limit)
+
+    # -- cursors ---------------------------------------------------------------------------
+
+    def _set_cursor(self, conn: sa.Connection, source: str, cursor: str, now: datetime) -> None:
+        stmt = self._insert(source_cursors).values(
+            source=source, cursor=clean(cursor), updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source"],
+            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+        )
+        conn.execute(stmt)
+
+    def get_cursor(self, source: str) -> str | None:
+        """The cursor last committed for `source`, or None."""
+        with self.engine.connect() as conn:
+            query = sa.select(source_cursors.c.cursor).where(source_cursors.c.source == source)
+            value: str | None = conn.scalar(query)
+            return value
+
+    # -- source health ---------------------------------------------------------------------
+
+    def record_health(
+        self,
+        source: str,
+        platform: str,
+        *,
+        ok: bool,
+        items: int = 0,
+        error: str | None = None,
+        at: datetime,
+    ) -> None:
+        """Record a fetch of `source`: a success (with `items` stored) or a failure."""
+        values: dict[str, Any] = {
+            "source": source,
+            "platform": platform,
+            "items_total": items,
+            "consecutive_failures": 0 if ok else 1,
+        }
+        t = source_health.c
+        if ok:
+            values["last_success_at"] = at
+            failures: Any = 0
+        else:
+            values |= {"last_error_at": at, "last_error": clean(error or "unknown error")}
+            failures = t.consecutive_failures + 1
+        stmt = self._insert(source_health).values(**values)
+        update = {k: stmt.excluded[k] for k in values if k not in ("source", "items_total")}
+        update |= {"items_total": t.items_total + items, "consecutive_failures": failures}
+        stmt = stmt.on_conflict_do_update(index_elements=["source"], set_=update)
+        with self._write() as conn, conn.begin():
+            conn.execute(stmt)
+            if items:
+                self._count_items(conn, source, items, at)
+
+    def _count_items(self, conn: sa.Connection, source: str, items: int, at: datetime) -> None:
+        t = source_health_minutes
+        stmt = self._insert(t).values(source=source, minute=_minute(at), item_count=items)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "minute"], set_={"item_count": t.c.item_count + items}
+        )
+        conn.execute(stmt)
+        old = _minute(at) - HEALTH_WINDOW
+        conn.execute(sa.delete(t).where(t.c.source == source, t.c.minute <= old))
+
+    def health(self, *, now: datetime) -> list[SourceHealth]:
+        """Every recorded source, by name; items/min is the mean over the last 15 minutes."""
+        t, m = source_health, source_health_minutes
+        start = _minute(now) - HEALTH_WINDOW
+        recent = (
+            sa.select(m.c.source, sa.func.sum(m.c.item_count).label("n"))
+            .where(m.c.minute > start, m.c.minute <= now)
+            .group_by(m.c.source)
+        )
+        with self.engine.connect() as conn:
+            per_source = {row.source: int(row.n or 0) for row in conn.execute(recent)}
+            rows = conn.execute(sa.select(t).order_by(t.c.source)).all()
+        window = HEALTH_WINDOW.total_seconds() / 60
+        return [
+            SourceHealth(
+                source=r.source,
+                platform=r.platform,
+                last_success_at=r.last_success_at,
+                last_error_at=r.last_error_at,
+                last_error=r.last_error,
+                items_total=int(r.items_total),
+                items_per_minute=per_source.get(r.source, 0) / window,
+                consecutive_failures=int(r.consecutive_failures),
+            )
+            for r in rows
+        ]
+
+    # -- ingest errors ---------------------------------------------------------------------
+
+    def errors(self, *, source: str | None = None, limit: int = 100) -> list[IngestError]:
+        """Kept ingest errors, newest first."""
+        t = ingest_errors
+        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(t.c.source == source)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            IngestError(source=r.source, ref=r.ref, error=r.error, raw=r.raw, at=r.at) for r in rows
+        ]
+
+    # -- retention -------------------------------------------------------------------------
+
+    def purge(
+        self, *, mentions_before: datetime | None = None, errors_before: datetime | None = None
+    ) -> int:
+        """Delete mentions published before `mentions_before` (with their watches and index
+        entries) and errors recorded before `errors_before`; return how many were deleted."""
+        deleted = 0
+        with self._write() as conn, conn.begin():
+            if mentions_before is not None:
+                deleted += self._purge_mentions(conn, mentions_before)
+            if errors_before is not None:
+                old = ingest_errors.c.at < errors_before
+                deleted += conn.execute(sa.delete(ingest_errors).where(old)).rowcount
+        return deleted
+
+    def _purge_mentions(self, conn: sa.Connection, before: datetime) -> int:
+        old = sa.select(mentions.c.id).where(mentions.c.published_at < before)
+        conn.execute(sa.delete(mention_watches).where(mention_watches.c.mention_id.in_(old)))
+        if self.dialect == "sqlite":
+            old_pks = sa.select(mentions.c.pk).where(mentions.c.published_at < before)
+            fts = sa.table(FTS_TABLE, sa.column("rowid"))
+            conn.execute(sa.delete(fts).where(fts.c.rowid.in_(old_pks)))
+        result = conn.execute(sa.delete(mentions).where(mentions.c.published_at < before))
+        return int(result.rowcount)

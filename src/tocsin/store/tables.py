@@ -1,0 +1,171 @@
+"""The tables tocsin keeps, as SQLAlchemy Core objects (the migrations create them).
+
+Datetimes go through `UTCDateTime`: PostgreSQL keeps ``timestamptz``; SQLite keeps naive UTC
+ISO text (``YYYY-MM-DD HH:MM:SS.ffffff``), which sorts and compares correctly; both read back
+as timezone-aware UTC.
+
+Full text lives outside these objects because it differs by dialect: on SQLite an FTS5 table
+``mentions_fts`` (rowid = ``mentions.pk``), on PostgreSQL a ``search_vector`` tsvector column
+of ``mentions`` (see `mentions_pg`). Both are written by `Store.save_batch`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "FTS_TABLE",
+    "UTCDateTime",
+    "ingest_errors",
+    "mention_watches",
+    "mentions",
+    "mentions_pg",
+    "metadata",
+    "source_cursors",
+    "source_health",
+    "source_health_minutes",
+]
+
+FTS_TABLE = "mentions_fts"
+"""SQLite only: FTS5 table of ``fold(title + "\\n" + text)``, rowid = ``mentions.pk``."""
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out; naive datetimes are refused rather than guessed."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"datetime {value.isoformat()} has no time zone; store needs aware UTC"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _mention_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.Text, nullable=False, unique=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("site", sa.Text, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("lang", sa.Text),
+        sa.Column("author_handle", sa.Text, nullable=False),
+        sa.Column("author_name", sa.Text, nullable=False),
+        sa.Column("author_followers", sa.BigInteger),
+        sa.Column("author_verified", sa.Boolean, nullable=False),
+        sa.Column("author_url", sa.Text, nullable=False),
+        sa.Column("likes", sa.BigInteger, nullable=False),
+        sa.Column("reposts", sa.BigInteger, nullable=False),
+        sa.Column("replies", sa.BigInteger, nullable=False),
+        sa.Column("quotes", sa.BigInteger, nullable=False),
+        sa.Column("views", sa.BigInteger),
+        sa.Column("sentiment_label", sa.Text),
+        sa.Column("sentiment_score", sa.Float),
+        sa.Column("demand", sa.Text),
+        sa.Column("reach", sa.BigInteger),
+        sa.Column("priority", sa.Float),
+        sa.Column("story_id", sa.Text),
+        sa.Column("parent_id", sa.Text),
+        sa.Column("thread_id", sa.Text),
+        sa.Column("published_at", UTCDateTime, nullable=False),
+        sa.Column("seen_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("raw", sa.Text, nullable=False),
+    ]
+
+
+mentions = sa.Table("mentions", metadata, *_mention_columns())
+sa.Index("ix_mentions_published", mentions.c.published_at.desc(), mentions.c.pk.desc())
+sa.Index("ix_mentions_source_published", mentions.c.source, mentions.c.published_at)
+
+mentions_pg = sa.Table(
+    "mentions",
+    sa.MetaData(),
+    *_mention_columns(),
+    sa.Column("search_vector", TSVECTOR),
+)
+"""PostgreSQL's view of `mentions` for writes, with ``search_vector`` =
+``to_tsvector('simple', unaccent(fold(title + "\\n" + text)))``, filled by the store."""
+
+
+mention_watches = sa.Table(
+    "mention_watches",
+    metadata,
+    sa.Column(
+        "mention_id",
+        sa.Text,
+        sa.ForeignKey("mentions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("watch", sa.Text, primary_key=True),
+    sa.Column("matched_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_mention_watches_watch", mention_watches.c.watch, mention_watches.c.mention_id)
+
+source_cursors = sa.Table(
+    "source_cursors",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+source_health = sa.Table(
+    "source_health",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("items_total", sa.BigInteger, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+)
+
+source_health_minutes = sa.Table(
+    "source_health_minutes",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("minute", UTCDateTime, primary_key=True),
+    sa.Column("item_count", sa.BigInteger, nullable=False),
+)
+"""Items stored per source per minute; only the last 15 minutes are kept (for items/min)."""
+
+ingest_errors = sa.Table(
+    "ingest_errors",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_ingest_errors_at", ingest_errors.c.at)
+sa.Index("ix_ingest_errors_source", ingest_errors.c.source, ingest_errors.c.id)
