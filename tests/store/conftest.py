@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from store_helpers import MakeMention, make_mention
 
-from tocsin.mention import Author, Mention, Metrics
 from tocsin.store import Store
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-MakeMention = Callable[..., Mention]
 
 
 @pytest.fixture
@@ -24,30 +18,6 @@ def store(database_url: str) -> Iterator[Store]:
         yield db
     finally:
         db.close()
-
-
-def make_mention(
-    native: str = "1",
-    *,
-    source: str = "rss",
-    text: str = "hello",
-    minutes: int = 0,
-    **fields: Any,
-) -> Mention:
-    """A mention published `minutes` after T0; keyword fields override the defaults."""
-    values: dict[str, Any] = {
-        "id": f"{source}:{native}",
-        "source": source,
-        "url": f"https://www.example.com/{native}",
-        "text": text,
-        "published_at": T0 + timedelta(minutes=minutes),
-        "seen_at": T0 + timedelta(minutes=minutes, seconds=30),
-        "author": Author(handle="alice", name="Alice", followers=10),
-        "metrics": Metrics(likes=1),
-        "raw": {"native": native},
-    }
-    values.update(fields)
-    return Mention(**values)
 
 
 @pytest.fixture

@@ -14,16 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.mention import Author, Mention, Metrics, Sentiment
-
-try:
-    from tocsin.query.text import fold
-except ImportError:  # TEMPORARY: until tocsin.query.text lands
-    import unicodedata
-
-    def fold(text: str) -> str:
-        decomposed = unicodedata.normalize("NFKD", text.casefold())
-        return "".join(c for c in decomposed if not unicodedata.combining(c))
-
+from tocsin.query.text import fold
 
 __all__ = ["clean", "error_row", "fts_body", "mention_row", "row_mention", "site_of"]
 
@@ -37,6 +28,14 @@ def clean(value: str) -> str:
     except UnicodeEncodeError:
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
+
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _int(value: int | None) -> int | None:
+    """`value` clamped to a 64-bit column (a bogus huge count must not fail its batch)."""
+    return None if value is None else min(max(int(value), _INT_MIN), _INT_MAX)
 
 
 def _clean_opt(value: str | None) -> str | None:
@@ -70,18 +69,18 @@ def mention_row(m: Mention, now: datetime) -> dict[str, Any]:
         "lang": _clean_opt(m.lang),
         "author_handle": clean(author.handle),
         "author_name": clean(author.name),
-        "author_followers": author.followers,
+        "author_followers": _int(author.followers),
         "author_verified": bool(author.verified),
         "author_url": clean(author.url),
-        "likes": metrics.likes,
-        "reposts": metrics.reposts,
-        "replies": metrics.replies,
-        "quotes": metrics.quotes,
-        "views": metrics.views,
+        "likes": _int(metrics.likes),
+        "reposts": _int(metrics.reposts),
+        "replies": _int(metrics.replies),
+        "quotes": _int(metrics.quotes),
+        "views": _int(metrics.views),
         "sentiment_label": None if sentiment is None else clean(sentiment.label),
         "sentiment_score": None if sentiment is None else sentiment.score,
         "demand": _clean_opt(m.demand),
-        "reach": m.reach,
+        "reach": _int(m.reach),
         "priority": m.priority,
         "story_id": _clean_opt(m.story_id),
         "parent_id": _clean_opt(m.parent_id),

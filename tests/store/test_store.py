@@ -1,0 +1,286 @@
+"""Store writes and reads, on SQLite and PostgreSQL (the `database_url` fixture)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from store_helpers import T0, MakeMention
+
+from tocsin.mention import Author, Metrics, Sentiment
+from tocsin.sources.base import IngestError
+from tocsin.store import SaveResult, Store, StoreError, normalise_url
+from tocsin.store import store as store_module
+
+
+def _error(
+    ref: str, *, at: datetime = T0, source: str = "rss", raw: str = "<item/>"
+) -> IngestError:
+    return IngestError(source=source, ref=ref, error=f"bad {ref}", raw=raw, at=at)
+
+
+# -- upsert ---------------------------------------------------------------------------------
+
+
+def test_same_item_twice_is_one_row_with_new_metrics_first_seen_and_all_watches(
+    store: Store, mention: MakeMention
+) -> None:
+    first = mention("1", text="v1", metrics=Metrics(likes=1), watches=("acme",))
+    assert store.save_batch("rss", [first], now=T0) == SaveResult(1, 0, 0)
+    again = dataclasses.replace(
+        first,
+        text="v2",
+        title="T",
+        metrics=Metrics(likes=7, reposts=2, views=100),
+        seen_at=T0 + timedelta(hours=1),
+        watches=("brand",),
+        sentiment=Sentiment("negative", -0.8),
+    )
+    assert store.save_batch("rss", [again], now=T0 + timedelta(hours=1)) == SaveResult(0, 1, 0)
+    assert store.count() == 1
+    got = store.get("rss:1")
+    assert got is not None
+    assert (got.text, got.title, got.metrics) == ("v2", "T", Metrics(likes=7, reposts=2, views=100))
+    assert got.seen_at == first.seen_at
+    assert got.watches == ("acme", "brand")
+    assert got.sentiment == Sentiment("negative", -0.8)
+
+
+def test_duplicates_inside_one_batch_are_merged(store: Store, mention: MakeMention) -> None:
+    a = mention("1", metrics=Metrics(likes=1), watches=("a",))
+    b = dataclasses.replace(a, metrics=Metrics(likes=2), watches=("b",))
+    assert store.save_batch("rss", [a, b, mention("2")], now=T0) == SaveResult(2, 0, 0)
+    got = store.get("rss:1")
+    assert got is not None
+    assert (got.metrics.likes, got.watches) == (2, ("a", "b"))
+
+
+def test_a_later_save_without_enrichment_keeps_the_enrichment(
+    store: Store, mention: MakeMention
+) -> None:
+    enriched = mention("1", lang="fr", sentiment=Sentiment("positive", 0.5), reach=40, story_id="s")
+    store.save_batch("rss", [enriched], now=T0)
+    bare = dataclasses.replace(enriched, lang=None, sentiment=None, reach=None, story_id=None)
+    store.save_batch("rss", [bare], now=T0)
+    got = store.get("rss:1")
+    assert got is not None
+    assert (got.lang, got.sentiment, got.reach, got.story_id) == (
+        "fr",
+        Sentiment("positive", 0.5),
+        40,
+        "s",
+    )
+
+
+def test_every_field_round_trips(store: Store, mention: MakeMention) -> None:
+    full = mention(
+        "x1",
+        source="mastodon",
+        text="Texte complet\navec é, œ et 🔥",
+        title="Titre",
+        url="https://WWW.News.example.org/a?b=1",
+        lang="fr",
+        author=Author("bob@example.social", "Bob", 12345, True, "https://example.social/@bob"),
+        metrics=Metrics(likes=1, reposts=2, replies=3, quotes=4, views=None),
+        parent_id="mastodon:x0",
+        thread_id="mastodon:x0",
+        raw={"nested": {"list": [1, 2.5, None, True]}, "text": "é\x00"},
+        watches=("w2", "w1"),
+        sentiment=Sentiment("neutral", 0.0),
+        demand="refund",
+        reach=99,
+        priority=0.75,
+        story_id="story-1",
+    )
+    store.save_batch("mastodon", [full], now=T0)
+    got = store.get("mastodon:x1")
+    assert got == dataclasses.replace(full, watches=("w1", "w2"))
+    assert got is not None
+    assert got.raw == {"nested": {"list": [1, 2.5, None, True]}, "text": "é\x00"}
+    assert store.get("mastodon:nope") is None
+
+
+def test_bad_text_and_huge_counts_do_not_fail_the_batch(store: Store, mention: MakeMention) -> None:
+    odd = mention("1", text="nul\x00 and lone \ud800 surrogate", author=Author(followers=10**30))
+    assert store.save_batch("rss", [odd, mention("2")], now=T0) == SaveResult(2, 0, 0)
+    got = store.get("rss:1")
+    assert got is not None
+    assert got.text == "nul and lone ? surrogate"
+    assert got.author.followers == 2**63 - 1
+
+
+def test_datetimes_come_back_aware_utc(store: Store, mention: MakeMention) -> None:
+    paris = timezone(timedelta(hours=2))
+    local = datetime(2026, 6, 1, 14, 0, tzinfo=paris)
+    store.save_batch(
+        "rss",
+        [mention("1", published_at=local, seen_at=local)],
+        errors=[_error("e", at=local)],
+        now=local,
+    )
+    got = store.get("rss:1")
+    assert got is not None
+    for value in (got.published_at, got.seen_at, store.errors()[0].at):
+        assert value.tzinfo is UTC
+        assert value == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+# -- atomicity ------------------------------------------------------------------------------
+
+
+def test_a_failure_mid_batch_keeps_nothing_of_it(store: Store, mention: MakeMention) -> None:
+    store.save_batch("rss", [mention("0")], cursor="c0", now=T0)
+    naive = datetime(2026, 1, 1)
+    with pytest.raises(sa.exc.StatementError, match="no time zone"):
+        store.save_batch(
+            "rss",
+            [mention("1"), mention("2", watches=("w",))],
+            errors=[_error("ok"), _error("naive", at=naive)],
+            cursor="c1",
+            now=T0,
+        )
+    assert store.count() == 1
+    assert store.get_cursor("rss") == "c0"
+    assert store.errors() == []
+
+
+def test_a_failure_while_indexing_rolls_back_the_upsert(
+    store: Store, mention: MakeMention, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.save_batch("rss", [mention("1", text="old")], cursor="c0", now=T0)
+
+    def explode(m: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store_module, "fts_body", explode)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.save_batch("rss", [mention("1", text="new"), mention("2")], cursor="c1", now=T0)
+    got = store.get("rss:1")
+    assert got is not None
+    assert got.text == "old"
+    assert (store.count(), store.get_cursor("rss")) == (1, "c0")
+
+
+# -- cursors and errors ---------------------------------------------------------------------
+
+
+def test_cursors_are_per_source_and_kept_when_none_is_given(
+    store: Store, mention: MakeMention
+) -> None:
+    assert store.get_cursor("rss") is None
+    store.save_batch("rss", [mention("1")], cursor="page-2", now=T0)
+    store.save_batch("hn", [], cursor="42", now=T0)
+    store.save_batch("rss", [mention("2")], now=T0)
+    assert store.get_cursor("rss") == "page-2"
+    store.save_batch("rss", [], cursor="page-3", now=T0)
+    assert (store.get_cursor("rss"), store.get_cursor("hn")) == ("page-3", "42")
+
+
+def test_errors_are_kept_with_their_raw_text_newest_first(store: Store) -> None:
+    raw = '<item>\n  <title>Café "broken</title>\x00 🔥'
+    result = store.save_batch(
+        "rss", [], errors=[_error("entry 1", raw=raw), _error("entry 2")], now=T0
+    )
+    assert result == SaveResult(0, 0, 2)
+    store.save_batch("hn", [], errors=[_error("item 9", source="hn")], now=T0)
+    got = store.errors()
+    assert [e.ref for e in got] == ["item 9", "entry 2", "entry 1"]
+    assert got[2].raw == raw.replace("\x00", "")
+    assert got[2].error == "bad entry 1"
+    assert [e.ref for e in store.errors(source="rss", limit=1)] == ["entry 2"]
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+def test_health_counts_failures_totals_and_items_per_minute(store: Store) -> None:
+    store.record_health("feed", "rss", ok=True, items=60, at=T0 - timedelta(minutes=30))
+    store.record_health("feed", "rss", ok=True, items=30, at=T0 - timedelta(minutes=10))
+    store.record_health("feed", "rss", ok=True, items=15, at=T0)
+    store.record_health("feed", "rss", ok=False, error="HTTP 503", at=T0 + timedelta(seconds=5))
+    store.record_health("feed", "rss", ok=False, error="timeout", at=T0 + timedelta(seconds=9))
+    store.record_health("bsky", "jetstream", ok=True, at=T0)
+    bsky, feed = store.health(now=T0 + timedelta(seconds=10))
+    assert (bsky.source, bsky.platform, bsky.items_per_minute) == ("bsky", "jetstream", 0.0)
+    assert feed.items_total == 105
+    assert feed.items_per_minute == pytest.approx(45 / 15)
+    assert feed.consecutive_failures == 2
+    assert (feed.last_error, feed.last_error_at) == ("timeout", T0 + timedelta(seconds=9))
+    assert feed.last_success_at == T0
+    store.record_health("feed", "rss", ok=True, items=0, at=T0 + timedelta(minutes=1))
+    later = store.health(now=T0 + timedelta(minutes=20))[1]
+    assert (later.consecutive_failures, later.last_error) == (0, "timeout")
+    assert later.items_per_minute == 0.0
+
+
+def test_health_is_empty_before_any_fetch(store: Store) -> None:
+    assert store.health(now=T0) == []
+
+
+# -- purge ----------------------------------------------------------------------------------
+
+
+def test_purge_deletes_old_mentions_with_their_watches_and_old_errors(
+    store: Store, mention: MakeMention
+) -> None:
+    old = mention("old", text="ancien boycott", minutes=-120, watches=("w",))
+    new = mention("new", text="nouveau", watches=("w",))
+    store.save_batch(
+        "rss",
+        [old, new],
+        errors=[_error("e-old", at=T0 - timedelta(days=1)), _error("e-new")],
+        now=T0,
+    )
+    deleted = store.purge(mentions_before=T0 - timedelta(minutes=60), errors_before=T0)
+    assert deleted == 2
+    assert (store.count(), store.get("rss:old")) == (1, None)
+    assert [e.ref for e in store.errors()] == ["e-new"]
+    store.save_batch("rss", [old], now=T0)  # comes back cleanly, with a fresh index entry
+    assert store.count() == 2
+    assert store.purge() == 0
+
+
+# -- opening --------------------------------------------------------------------------------
+
+
+def test_relative_sqlite_paths_resolve_against_the_workspace(tmp_path: Path) -> None:
+    url = normalise_url("sqlite:///data/tocsin.db", workspace=tmp_path)
+    assert url.database == str(tmp_path / "data" / "tocsin.db")
+    assert normalise_url("sqlite:////abs/x.db").database == "/abs/x.db"
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    with Store.open("sqlite:///data/tocsin.db", workspace=tmp_path) as db:
+        db.upgrade()
+    assert (tmp_path / "data" / "tocsin.db").exists()
+
+
+def test_sqlite_connections_get_the_pragmas(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'p.db'}") as db, db.engine.connect() as conn:
+        pragmas = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+    }
+
+
+def test_an_unreachable_database_names_the_url_without_its_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql://tocsin:s3cret@127.0.0.1:1/tocsin?connect_timeout=2")
+    message = str(caught.value)
+    assert "postgresql+psycopg://tocsin:***@127.0.0.1:1/tocsin" in message
+    assert "s3cret" not in message
+
+
+def test_unknown_database_kinds_are_refused_clearly() -> None:
+    with pytest.raises(StoreError, match="supports sqlite:/// and postgresql://"):
+        Store.open("mysql://u@127.0.0.1/db")
+    with pytest.raises(StoreError, match="not valid"):
+        Store.open("not a url")
