@@ -114,7 +114,9 @@ def connect(url: str, *, workspace: Path | None = None) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
     else:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        # psycopg's pipelined executemany beats one huge multi-VALUES statement, which
+        # psycopg would re-parse in Python for every batch.
+        engine = sa.create_engine(parsed, pool_pre_ping=True, use_insertmanyvalues=False)
     try:
         with engine.connect():
             pass

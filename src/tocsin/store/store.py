@@ -191,6 +191,9 @@ class Store:
             if c.name not in keep
         }
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=update)
+        if postgres:  # the tsvector is in the row; no pks needed
+            conn.execute(stmt, rows)
+            return {}
         stmt = stmt.returning(table.c.id, table.c.pk, sort_by_parameter_order=True)
         return {row.id: row.pk for row in conn.execute(stmt, rows)}
 
