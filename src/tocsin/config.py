@@ -181,7 +181,7 @@ def check_query(text: str) -> None:
         parser.parse(text)
     except parser.QueryError as exc:
         message = str(exc)
-        pos = getattr(exc, "pos", None)
+        pos = getattr(exc, "column", getattr(exc, "pos", None))
         if "^" not in message and isinstance(pos, int):
             message += f"\n{text}\n{' ' * pos}^"
         raise custom_error(

@@ -1,9 +1,9 @@
 """Keep secrets out of reprs, logs and error messages.
 
-A key is secret when one of its words (split on ``_``, ``-``, ``.``) is ``token``,
-``password``, ``passwd``, ``secret``, ``key`` or ends with one of them (``apikey``,
-``accesstoken``). ``keywords`` or ``monkey_count`` are not secret; ``api_key`` and
-``client_secret`` are.
+A key is secret when one of its words (split on ``_``, ``-``, ``.``) is ``key``,
+``credentials`` or ends with ``token``, ``password``, ``passwd``, ``secret``, ``apikey``,
+``privatekey`` (``accesstoken``, ``apikey``). ``keywords`` or ``monkey_count`` are not
+secret; ``api_key``, ``private-key`` and ``client_secret`` are.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from pydantic import SecretBytes, SecretStr
 __all__ = ["REDACTED", "is_secret_key", "redact_mapping", "redact_url", "redact_value"]
 
 REDACTED = "**********"
-_SECRET_WORDS = ("token", "password", "passwd", "secret", "key", "credential", "credentials")
+_SECRET_WORDS = frozenset({"key", "credential", "credentials", "auth", "authorization"})
+_SECRET_ENDINGS = ("token", "password", "passwd", "secret", "apikey", "privatekey")
 _WORD_SPLIT = re.compile(r"[_\-.\s]+")
 
 
 def is_secret_key(name: str) -> bool:
     """Whether a setting called `name` holds a secret that must never be shown."""
     words = _WORD_SPLIT.split(name.lower())
-    return any(word.endswith(_SECRET_WORDS) for word in words if word)
+    return any(word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in words)
 
 
 def redact_url(url: str) -> str:
