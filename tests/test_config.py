@@ -273,8 +273,12 @@ def test_bad_query_with_the_real_parser(tmp_path: Path, pm: pluggy.PluginManager
     pytest.importorskip("tocsin.query.parser")
     text = HEAD + '[[watches]]\nname = "crisis"\nquery = "acme AND (boycott"\n'
     [problem] = errors_of(tmp_path, text, pm).problems
-    assert problem.path == "watches[0].query"
+    assert (problem.path, problem.line) == ("watches[0].query", 5)
+    assert "never closed" in problem.message
+    assert "acme AND (boycott\n" in problem.message
     assert "^" in problem.message
+    assert "hint:" not in problem.message
+    assert "add ')'" in problem.fix
 
 
 # --- environment ---------------------------------------------------------------------------

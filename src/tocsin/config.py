@@ -184,11 +184,16 @@ def check_query(text: str) -> None:
         pos = getattr(exc, "column", getattr(exc, "pos", None))
         if "^" not in message and isinstance(pos, int):
             message += f"\n{text}\n{' ' * pos}^"
+        hint = getattr(exc, "suggestion", "")
+        if hint:
+            message = message.replace(f"\nhint: {hint}", "")
+        syntax = (
+            'terms, "phrases", AND / OR / NOT, NEAR/n, (parentheses); see `tocsin query --help`'
+        )
         raise custom_error(
             "query",
             message,
-            'correct the query: terms, "phrases", AND / OR / NOT, NEAR/n, (parentheses); '
-            "run `tocsin query --help` for the syntax",
+            f"{hint} ({syntax})" if hint else f"correct the query: {syntax}",
         ) from None
 
 
