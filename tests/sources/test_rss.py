@@ -155,15 +155,35 @@ async def test_malformed_xml_keeps_entries_before_the_break(
     assert mentions[0].text == "fine"
 
 
-@pytest.mark.parametrize("name", ["billion_laughs.xml", "xxe.xml"])
-async def test_entity_attacks_are_refused_quickly(
-    server: Any, client: httpx.AsyncClient, fixture_bytes: Bytes, name: str
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32-le"])
+async def test_billion_laughs_is_refused_quickly(
+    server: Any, client: httpx.AsyncClient, fixture_bytes: Bytes, encoding: str
 ) -> None:
-    source = await serve(server, client, fixture_bytes(name))
+    text = fixture_bytes("billion_laughs.xml").decode()
+    text = text.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>')
+    source = await serve(server, client, text.encode(encoding))
     started = time.monotonic()
-    with pytest.raises(FeedError, match="refuses to expand"):
+    with pytest.raises(FeedError, match=r"refuses to expand.*billion laughs"):
         await source.fetch(None)
     assert time.monotonic() - started < 2
+
+
+async def test_external_entities_are_dropped_not_resolved(
+    server: Any, client: httpx.AsyncClient, fixture_bytes: Bytes
+) -> None:
+    source = await serve(server, client, fixture_bytes("xxe.xml"))
+    _, (m,) = await read(source)
+    assert m.url == "https://xxe.example/1"
+    assert "root:" not in m.title
+    assert m.title.startswith("leak")
+
+
+async def test_xhtml_entity_set_doctype_is_removed_and_feed_kept(
+    server: Any, client: httpx.AsyncClient, fixture_bytes: Bytes
+) -> None:
+    source = await serve(server, client, fixture_bytes("xhtml_entities.xml"))
+    _, (m,) = await read(source)
+    assert m.title == "Café news"
 
 
 async def test_simple_entities_are_not_expanded_nor_fatal(

@@ -38,8 +38,14 @@ __all__ = ["FeedError", "RssOptions", "RssSource", "google_news_url", "parse_fee
 
 PLATFORM = "rss"
 _PROLOG_END = re.compile(rb"<[A-Za-z_]")
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_SIMPLE_ENTITY = re.compile(rb"<!ENTITY\s+[\w.-]+\s+(\"[^\"&%]*\"|'[^'&%]*')\s*>", re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>?")
+_ENTITY_VALUE = re.compile(rb"<!ENTITY\s+(?:%\s*)?[\w.:-]+\s+(\"[^\"]*\"|'[^']*')")
+_ENTITY_REF = re.compile(rb"[&%][A-Za-z_:]")
+_SIMPLE_ENTITY = re.compile(rb"<!ENTITY\s+[\w.:-]+\s+(\"[^\"]*\"|'[^']*')\s*>")
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[.*?\]\s*)?>", re.DOTALL)
+
+# Problems feedparser reports that do not make a feed unreadable.
+_SOFT_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
 class FeedError(SourceError):
@@ -179,7 +185,7 @@ def parse_feed(body: bytes, content_type: str, url: str) -> ParsedFeed:
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if "json" in content_type.lower() or head.startswith(b"{"):
         return _parse_json_feed(body, url)
-    _refuse_dangerous_entities(body, url)
+    body = _defuse_doctype(body, url)
     result = feedparser.parse(
         io.BytesIO(body),  # bytes, never a str: feedparser would open a path or URL
         response_headers={
@@ -189,7 +195,8 @@ def parse_feed(body: bytes, content_type: str, url: str) -> ParsedFeed:
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    if not result.entries and (result.bozo or not result.version):
+    soft = isinstance(result.get("bozo_exception"), _SOFT_BOZO)
+    if not result.entries and (not result.version or (result.bozo and not soft)):
         problem = result.get("bozo_exception") or "no RSS, Atom or JSON Feed document found"
         raise FeedError(f"{url} is not a readable feed: {problem}; check the URL in a browser")
     feed = result.feed
@@ -212,30 +219,65 @@ def _short_lang(value: object) -> str | None:
     return value.strip().replace("_", "-").split("-")[0].lower() or None
 
 
-def _refuse_dangerous_entities(body: bytes, url: str) -> None:
-    """Refuse entity declarations that reference entities, parameters or outside resources.
+def _defuse_doctype(body: bytes, url: str) -> bytes:
+    """Make the DOCTYPE harmless before any XML parser sees it.
 
-    Plain text entities (``<!ENTITY nbsp "&#160;">`` style without ``&`` or ``%``) are left to
-    feedparser, which keeps only those; anything else is a billion-laughs or XXE attempt, or
-    at best a feed no XML parser should have to expand.
+    - An entity whose value refers to other entities (``<!ENTITY b "&a;&a;">``: the
+      billion-laughs pattern) is refused with a `FeedError`.
+    - External or parameter entities (``SYSTEM``/``PUBLIC``, ``%``: XXE, or the common
+      XHTML Latin-1 entity set) get the whole DOCTYPE removed; the feed is then read without them.
+    - Plain text entities are left to feedparser, which keeps only those.
     """
-    match = _PROLOG_END.search(body)
-    prolog = body[: match.start()] if match else body
-    declarations = len(_ENTITY_DECL.findall(prolog))
-    if declarations and declarations != len(_SIMPLE_ENTITY.findall(prolog)):
+    text = _as_ascii_compatible(body)
+    match = _PROLOG_END.search(text)
+    prolog = text[: match.start()] if match else text
+    declarations = _ENTITY_DECL.findall(prolog)
+    if not declarations:
+        return body
+    values = [v for v in _ENTITY_VALUE.findall(prolog) if _ENTITY_REF.search(v)]
+    if values:
         raise FeedError(
-            f"{url} declares nested, parameter or external XML entities (<!ENTITY ...>), "
-            "which tocsin refuses to expand (entity-expansion or external-entity attack); "
+            f"{url} declares XML entities that expand other entities (<!ENTITY ...>), which "
+            "tocsin refuses to expand (entity-expansion attack, 'billion laughs'); "
             "ask the publisher to remove the DOCTYPE"
         )
+    if all(_SIMPLE_ENTITY.fullmatch(d) for d in declarations):
+        return body
+    stripped = _DOCTYPE.sub(b"", prolog, count=1)
+    if text is not body or _ENTITY_DECL.search(stripped):
+        raise FeedError(
+            f"{url} declares external XML entities in a DOCTYPE tocsin cannot remove safely; "
+            "ask the publisher to remove the DOCTYPE"
+        )
+    return stripped + body[len(prolog) :]
+
+
+_WIDE_ENCODINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
+
+
+def _as_ascii_compatible(body: bytes) -> bytes:
+    """`body` re-encoded as UTF-8 when it is UTF-16/32, so the entity check cannot be dodged."""
+    for prefix, codec in _WIDE_ENCODINGS:
+        if body.startswith(prefix):
+            return body.decode(codec, "replace").encode("utf-8", "replace")
+    return body
 
 
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """Read a JSON Feed (version 1 or 1.1) into feedparser-like entry dicts."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeedError(f"{url} is not valid JSON: {exc}; JSON Feed must be UTF-8 JSON") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FeedError(f"{url} is not valid JSON: {exc!r}; JSON Feed must be UTF-8 JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         raise FeedError(f"{url} is JSON but not a JSON Feed (no 'items' list)")
     feed_author = _json_author(doc)
