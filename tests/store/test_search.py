@@ -15,6 +15,7 @@ from store_helpers import T0, make_mention
 from tocsin.mention import Author, Mention
 from tocsin.query import Document, QueryError, matches, parse
 from tocsin.store import Store
+from tocsin.store import search as search_module
 
 
 def _m(native: str, text: str, minutes: int, **fields: object) -> Mention:
@@ -36,6 +37,7 @@ CORPUS = [
        url="https://example.com/b"),
     _m("fr4", "Aujourd'hui, l'oeuvre d'élan a été créée. Ça coûte cher", 7, lang="fr"),
     _m("en4", "Nothing to see here, just cats", 8, lang="en"),
+    _m("ru1", "Новогодняя ёлка от Acme: 3.14 € на acme.example.com", 9, lang="ru"),
 ]  # fmt: skip
 
 
@@ -60,7 +62,12 @@ def _brute_force(query: str) -> list[str]:
 
 
 CASES = [
-    ("acme", ["fr2", "en1", "fr1", "en2", "fr3", "en3"]),
+    ("acme", ["ru1", "fr2", "en1", "fr1", "en2", "fr3", "en3"]),
+    ("ёлка", ["ru1"]),
+    ("ЁЛКА", ["ru1"]),
+    ("елка", []),
+    ('"3.14"', ["ru1"]),
+    ("example", ["ru1"]),
     ("boycott", ["en2", "fr1"]),
     ('"service client"', ["fr1"]),
     ('"customer service"', ["en3", "en1"]),
@@ -71,20 +78,22 @@ CASES = [
     ("strasse", ["fr2"]),
     ("aujourd'hui", ["fr4"]),
     ("ca coute", ["fr4"]),
-    ("acme -boycott", ["en3", "fr3", "fr2", "en1"]),
-    ("acme NOT service", ["en2", "fr2"]),
+    ("acme -boycott", ["ru1", "en3", "fr3", "fr2", "en1"]),
+    ("acme NOT service", ["ru1", "en2", "fr2"]),
     ("service OR cats", ["en4", "en3", "fr3", "en1", "fr1"]),
     ("acme lang:fr", ["fr3", "fr2", "fr1"]),
     ("lang:en -acme", ["en4"]),
     ("source:hn", ["fr3"]),
     ("rappel title:rappel", ["fr3"]),
     ("acme site:lemonde.fr", ["fr2", "fr1"]),
-    ("site:example.com", ["en4", "fr4", "en3", "fr3", "en2", "en1"]),
+    ("site:example.com", ["ru1", "en4", "fr4", "en3", "fr3", "en2", "en1"]),
     ("site:news.example.com", ["fr3"]),
     ("author:@angry", ["en2"]),
     ("followers:>1000", ["en1"]),
     ("acme verified:true", ["en1"]),
     ("serv*", ["en3", "fr3", "en1", "fr1"]),
+    ("-acme -cats", ["fr4"]),
+    ("(boycott OR rappel) -#boycott", ["fr3"]),
     ("acme NEAR/3 service", ["en3", "fr3", "en1", "fr1"]),  # fr3: title, then text
 ]
 
@@ -102,7 +111,7 @@ def test_hashtag_only_matches_the_hashtag(corpus: Store) -> None:
 
 def test_no_query_lists_everything_newest_first(corpus: Store) -> None:
     assert _ids(corpus.search()) == [m.native_id for m in reversed(CORPUS)]
-    assert _ids(corpus.search(limit=2)) == ["en4", "fr4"]
+    assert _ids(corpus.search(limit=2)) == ["ru1", "en4"]
 
 
 def test_a_parsed_tree_is_accepted(corpus: Store) -> None:
@@ -115,7 +124,7 @@ def test_filters_beside_the_query(corpus: Store) -> None:
     assert _ids(corpus.search("acme", source="hn")) == ["fr3"]
     since, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=6)
     assert _ids(corpus.search("acme", since=since, until=until)) == ["fr3", "en2", "fr2"]
-    assert _ids(corpus.search(since=T0 + timedelta(minutes=8))) == ["en4"]
+    assert _ids(corpus.search(since=T0 + timedelta(minutes=8))) == ["ru1", "en4"]
 
 
 def test_lang_filter(corpus: Store) -> None:
@@ -147,3 +156,19 @@ def test_updated_text_is_found_by_its_new_words_only(store: Store) -> None:
     store.save_batch("rss", [make_mention("1", text="nouveau contenu")], now=T0)
     assert _ids(store.search("nouveau")) == ["1"]
     assert store.search("ancien") == []
+
+
+def test_the_full_text_prefilter_does_the_narrowing(
+    corpus: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only full-text hits reach the matcher (not every row)."""
+    seen: list[str] = []
+    real = search_module.matches
+
+    def counting(node: object, doc: Document) -> bool:
+        seen.append(doc.url)
+        return real(node, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_module, "matches", counting)
+    assert _ids(corpus.search('"service client"')) == ["fr1"]
+    assert seen == ["https://www.lemonde.fr/a/1"]

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.mention import Author, Mention, Metrics, Sentiment
-from tocsin.query.text import fold
+from tocsin.store.fts import index_text
 
 __all__ = ["clean", "error_row", "fts_body", "mention_row", "row_mention", "site_of"]
 
@@ -52,8 +52,8 @@ def site_of(url: str) -> str:
 
 
 def fts_body(mention: Mention) -> str:
-    """What the full-text index holds for a mention: ``fold(title + "\\n" + text)``."""
-    return clean(fold(f"{mention.title}\n{mention.text}"))
+    """What the full-text index holds for a mention: its folded words (`fts.index_text`)."""
+    return clean(index_text(mention.title, mention.text))
 
 
 def mention_row(m: Mention, now: datetime) -> dict[str, Any]:

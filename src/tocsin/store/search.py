@@ -19,7 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tocsin.mention import Mention
+from tocsin.query import Document, matches, parse
 from tocsin.query.ast import And, Field, Node
+from tocsin.store import fts
 from tocsin.store.rows import row_mention
 from tocsin.store.tables import mention_watches, mentions
 
@@ -148,10 +150,6 @@ def _prefilter(conn: sa.Connection, node: Node | None) -> list[sa.ColumnElement[
     """The full-text superset condition for `node`, or nothing."""
     if node is None:
         return []
-    try:
-        from tocsin.store import fts
-    except ImportError:  # TEMPORARY: until tocsin.store.fts lands; the matcher decides alone
-        return []
     if conn.dialect.name == "sqlite":
         expression = fts.to_fts5(node)
         if expression is None:
@@ -195,8 +193,6 @@ def _pages(
 
 
 def _take(pages: Iterable[list[Mention]], node: Node | None, limit: int) -> list[Mention]:
-    from tocsin.query import Document, matches
-
     found: list[Mention] = []
     for page in pages:
         for mention in page:
@@ -213,13 +209,7 @@ def search(
     """Up to `limit` mentions matching `query` and `filters`, newest published first."""
     if limit <= 0:
         return []
-    node: Node | None
-    if isinstance(query, str):
-        from tocsin.query import parse
-
-        node = parse(query)
-    else:
-        node = query
+    node = parse(query) if isinstance(query, str) else query
     conditions = [*_filter_conditions(filters), *field_conditions(node), *_prefilter(conn, node)]
     first = limit if node is None else max(limit, _FIRST_PAGE)
     return _take(_pages(conn, conditions, first), node, limit)

@@ -94,7 +94,6 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._unaccent: bool | None = None
 
     @classmethod
     def open(cls, url: str, *, workspace: Path | None = None) -> Store:
@@ -105,7 +104,6 @@ class Store:
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (a no-op when it already is)."""
         run_migrations(self.engine)
-        self._unaccent = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -178,7 +176,7 @@ class Store:
         if postgres:
             for row, m in zip(rows, batch, strict=True):
                 row["body"] = fts_body(m)
-            stmt = stmt.values(search_vector=self._tsvector(conn, sa.bindparam("body")))
+            stmt = stmt.values(search_vector=self._tsvector(sa.bindparam("body")))
         excluded = stmt.excluded
         keep = {"pk", "id", "seen_at"}
         update = {
@@ -197,12 +195,10 @@ class Store:
         stmt = stmt.returning(table.c.id, table.c.pk, sort_by_parameter_order=True)
         return {row.id: row.pk for row in conn.execute(stmt, rows)}
 
-    def _tsvector(self, conn: sa.Connection, text: sa.ColumnElement[Any]) -> Any:
-        if self._unaccent is None:
-            probe = sa.text("SELECT to_regprocedure('unaccent(text)') IS NOT NULL")
-            self._unaccent = bool(conn.scalar(probe))
-        if self._unaccent:
-            text = sa.func.unaccent(text)
+    @staticmethod
+    def _tsvector(text: sa.ColumnElement[Any]) -> Any:
+        # No unaccent(): the text is already folded by tocsin (the same folding as the query
+        # side); unaccent would fold further (ё -> е) and the tsquery would no longer match.
         return sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), text)
 
     def _index_sqlite(

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 FTS_TABLE = "mentions_fts"
-"""SQLite only: FTS5 table of ``fold(title + "\\n" + text)``, rowid = ``mentions.pk``."""
+"""SQLite only: FTS5 table of ``fts.index_text(title, text)``, rowid = ``mentions.pk``."""
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -111,7 +111,9 @@ mentions_pg = sa.Table(
     sa.Column("search_vector", TSVECTOR),
 )
 """PostgreSQL's view of `mentions` for writes, with ``search_vector`` =
-``to_tsvector('simple', unaccent(fold(title + "\\n" + text)))``, filled by the store."""
+``to_tsvector('simple', fts.index_text(title, text))``, filled by the store. No ``unaccent``:
+the text is already folded in Python exactly as queries are; unaccent would fold further
+(``ё`` -> ``е``) and the query side would stop matching."""
 
 
 mention_watches = sa.Table(

@@ -7,7 +7,6 @@ Create Date: 2026-01-01
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +20,6 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-log = logging.getLogger("tocsin.store.migrations")
 
 _PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -55,27 +52,8 @@ def _mentions_columns(postgres: bool) -> list[sa.Column[Any]]:
     return columns
 
 
-def _ensure_unaccent() -> None:
-    bind = op.get_bind()
-    try:
-        with bind.begin_nested():
-            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS unaccent"))
-        return
-    except sa.exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0]
-    found = bind.execute(sa.text("SELECT to_regprocedure('unaccent(text)') IS NOT NULL"))
-    if not found.scalar():
-        log.warning(
-            "PostgreSQL extension 'unaccent' could not be created (%s). Search still works "
-            "(tocsin folds accents itself), but to add it ask a superuser to run "
-            "'CREATE EXTENSION unaccent;' in this database.",
-            reason,
-        )
-
-
 def _create_full_text(postgres: bool) -> None:
     if postgres:
-        _ensure_unaccent()
         op.create_index(
             "ix_mentions_search_vector", "mentions", ["search_vector"], postgresql_using="gin"
         )
