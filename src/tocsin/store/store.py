@@ -8,7 +8,7 @@ transaction, so a crash (kill -9) keeps all of a batch or none of it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -77,15 +77,9 @@ def _dedupe(batch: Sequence[Mention]) -> list[Mention]:
         latest[m.id] = m
         watches.setdefault(m.id, {}).update(dict.fromkeys(m.watches))
     return [
-        m if m.watches == tuple(watches[m.id]) else _with_watches(m, tuple(watches[m.id]))
+        m if m.watches == tuple(watches[m.id]) else replace(m, watches=tuple(watches[m.id]))
         for m in latest.values()
     ]
-
-
-def _with_watches(m: Mention, watches: tuple[str, ...]) -> Mention:
-    from dataclasses import replace
-
-    return replace(m, watches=watches)
 
 
 class Store:
