@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.query import (
     And,
@@ -146,3 +148,25 @@ def test_describe() -> None:
             "    TERM b",
         ]
     )
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=4),
+            st.sampled_from(["AND", "OR", "NOT", "NEAR/2", "(", ")", '"', "-", "*", "lang:", ":"]),
+            st.sampled_from(["acme", "{Orange}", "#tag", "@h", "🔥", "l'x", "~2", " ", " "]),
+        ),
+        max_size=10,
+    ).map("".join)
+)
+def test_any_input_parses_or_raises_query_error(query: str) -> None:
+    error: QueryError | None = None
+    try:
+        describe(parse(query))
+    except QueryError as err:
+        error = err
+    if error is not None:
+        assert 0 <= error.column <= len(query)
+        assert error.suggestion
