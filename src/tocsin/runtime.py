@@ -1,0 +1,106 @@
+"""Assembles a running tocsin from a workspace: store, sources, matcher, enrichers, pipeline.
+
+The CLI (and later the web app) call these; nothing here knows a platform by name — sources
+and enrichers come from the plugin hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pluggy
+
+from tocsin import __version__
+from tocsin.clock import Clock
+from tocsin.config import Settings
+from tocsin.enrich.base import Enricher
+from tocsin.pipeline import Pipeline
+from tocsin.plugins import plugin_manager, source_classes
+from tocsin.query import Matcher, parse
+from tocsin.sources.base import Source
+from tocsin.store import Store
+
+__all__ = [
+    "USER_AGENT",
+    "build_matcher",
+    "build_sources",
+    "enrichers",
+    "http_client",
+    "open_store",
+    "run_until_signalled",
+]
+
+log = logging.getLogger("tocsin")
+
+USER_AGENT = f"tocsin/{__version__} (self-hosted social listening)"
+
+
+def http_client() -> httpx.AsyncClient:
+    """The one HTTP client sources share: redirects are followed by hand, never blindly."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        timeout=httpx.Timeout(20.0, connect=10.0),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    )
+
+
+def open_store(settings: Settings, workspace: Path, *, upgrade: bool = True) -> Store:
+    """Open the workspace's database and bring its schema up to date."""
+    store = Store.open(settings.database_url_for(workspace), workspace=workspace)
+    if upgrade:
+        store.upgrade()
+    return store
+
+
+def build_matcher(settings: Settings) -> Matcher:
+    """Compile the enabled watches of the workspace."""
+    return Matcher({w.name: parse(w.query) for w in settings.watches if w.enabled})
+
+
+def build_sources(
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient,
+    clock: Clock,
+    pm: pluggy.PluginManager | None = None,
+) -> list[Source]:
+    """Instantiate every enabled source of the workspace from its registered class."""
+    classes = source_classes(pm)
+    return [
+        classes[kind](name, options, client=client, clock=clock)
+        for kind, name, options in settings.source_configs()
+    ]
+
+
+def enrichers(pm: pluggy.PluginManager | None = None) -> list[Enricher]:
+    """Every enricher registered by plugins, in registration order."""
+    pm = pm or plugin_manager()
+    return [enricher for group in pm.hook.tocsin_enrichers() for enricher in group]
+
+
+async def run_until_signalled(pipeline: Pipeline, *, signals: Sequence[int] | None = None) -> None:
+    """Run the pipeline until SIGINT/SIGTERM; the first signal drains, a second one aborts."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    wanted = signals if signals is not None else (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        if stop.is_set():
+            log.warning("second signal: stopping now; unsaved batches will be fetched again")
+            raise KeyboardInterrupt
+        log.info("stopping: finishing the batches in flight (press Ctrl-C again to abort)")
+        stop.set()
+
+    for sig in wanted:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await pipeline.run(stop)
+    finally:
+        for sig in wanted:
+            loop.remove_signal_handler(sig)

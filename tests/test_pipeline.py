@@ -1,0 +1,187 @@
+"""The pipeline: stages in order, cursors after storage, backoff, isolation, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from tocsin.clock import FakeClock
+from tocsin.mention import Mention, make_id
+from tocsin.pipeline import Backoff, BatchReport, Pipeline, match_mentions, normalise_batch
+from tocsin.query import Matcher, parse
+from tocsin.sources.base import Batch, RawItem, Source, SourceError
+from tocsin.store import Store
+
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+class ListSource(Source):
+    """Yields the given batches, then ends; `fail_first` errors are raised before that."""
+
+    name: ClassVar[str] = "fake"
+    description: ClassVar[str] = "A list of batches, for tests."
+
+    def __init__(
+        self,
+        key: str,
+        batches: Sequence[Batch],
+        *,
+        clock: FakeClock,
+        fail: Sequence[Exception] = (),
+    ) -> None:
+        super().__init__(key, Source.Options(), client=httpx.AsyncClient(), clock=clock)
+        self.batches = list(batches)
+        self.fail = list(fail)
+        self.started_with: list[str | None] = []
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        self.started_with.append(cursor)
+        if self.fail:
+            raise self.fail.pop(0)
+        start = int(cursor) if cursor else 0
+        for batch in self.batches[start:]:
+            yield batch
+
+    def normalise(self, item: RawItem) -> Mention:
+        text = item.payload.get("text")
+        if not isinstance(text, str):
+            raise ValueError("item has no text")
+        return Mention(
+            id=make_id("fake", item.native_id),
+            source="fake",
+            url=f"https://example.org/{item.native_id}",
+            text=text,
+            published_at=NOW,
+            seen_at=NOW,
+        )
+
+
+def _batch(n: int, texts: Sequence[Any]) -> Batch:
+    items = tuple(
+        RawItem("src", f"{n}-{i}", {"text": text}, ref=f"batch {n} item {i}")
+        for i, text in enumerate(texts)
+    )
+    return Batch(items=items, cursor=str(n + 1))
+
+
+@pytest.fixture
+def store(database_url: str) -> Any:
+    store = Store.open(database_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def _pipeline(store: Store, sources: Sequence[Source], clock: FakeClock, **kw: Any) -> Pipeline:
+    matcher = Matcher({"brand": parse("acme"), "crisis": parse("acme AND panne")})
+    return Pipeline(
+        store, sources, matcher=matcher, clock=clock, backoff=Backoff(rng=random.Random(1)), **kw
+    )
+
+
+def test_stages_are_plain_functions() -> None:
+    clock = FakeClock(NOW)
+    source = ListSource("src", [], clock=clock)
+    items = _batch(0, ["Acme en panne", None, "rien à voir"]).items
+    mentions, errors = normalise_batch(source, items, NOW)
+    assert [m.text for m in mentions] == ["Acme en panne", "rien à voir"]
+    assert errors[0].ref == "batch 0 item 1"
+    assert "no text" in errors[0].error
+    matcher = Matcher({"brand": parse("acme"), "crisis": parse("acme AND panne")})
+    matched = match_mentions(matcher, mentions, keep_unmatched=False)
+    assert [m.watches for m in matched] == [("brand", "crisis")]
+
+
+async def test_batches_are_stored_with_their_cursor_and_errors(store: Store) -> None:
+    clock = FakeClock(NOW)
+    source = ListSource(
+        "src", [_batch(0, ["Acme ok", "other"]), _batch(1, ["ACME en panne", 42])], clock=clock
+    )
+    reports: list[BatchReport] = []
+    await _pipeline(store, [source], clock, on_batch=reports.append).run()
+    assert [(r.items, r.matched, r.errors) for r in reports] == [(2, 1, 0), (2, 1, 1)]
+    assert store.get_cursor("src") == "2"
+    assert store.count() == 2
+    stored = store.get("fake:1-0")
+    assert stored is not None
+    assert stored.watches == ("brand", "crisis")
+    assert [e.ref for e in store.errors(source="src")] == ["batch 1 item 1"]
+    health = {h.source: h for h in store.health(now=clock.now())}
+    assert health["src"].items_total == 4
+    assert health["src"].last_success_at == NOW
+
+
+async def test_restart_resumes_from_committed_cursor_without_duplicates(store: Store) -> None:
+    clock = FakeClock(NOW)
+    batches = [_batch(0, ["Acme a"]), _batch(1, ["Acme b"]), _batch(2, ["Acme c"])]
+    await _pipeline(store, [ListSource("src", batches[:2], clock=clock)], clock).run()
+    again = ListSource("src", batches, clock=clock)
+    await _pipeline(store, [again], clock).run()
+    assert again.started_with == ["2"]
+    assert store.count() == 3
+
+
+async def test_failing_source_backs_off_honours_retry_after_and_spares_others(
+    store: Store,
+) -> None:
+    clock = FakeClock(NOW)
+    flaky = ListSource(
+        "flaky",
+        [_batch(5, ["Acme from flaky"])],
+        clock=clock,
+        fail=[SourceError("HTTP 429", retry_after=120), SourceError("timeout")],
+    )
+    steady = ListSource("steady", [_batch(0, ["Acme steady"])], clock=clock)
+    await _pipeline(store, [flaky, steady], clock).run()
+    assert store.count() == 2
+    assert flaky.started_with == [None, None, None]
+    assert clock.sleeps[0] >= 120  # Retry-After wins over the shorter backoff
+    assert 2.5 <= clock.sleeps[1] <= 10  # second failure: base 5 * 2^1, jittered into [5, 10]
+    health = {h.source: h for h in store.health(now=clock.now())}
+    assert health["flaky"].last_error == "timeout"
+    assert health["flaky"].last_success_at is not None
+
+
+def test_backoff_grows_and_caps() -> None:
+    backoff = Backoff(base=1, cap=60, rng=random.Random(0))
+    delays = [backoff.delay(n) for n in range(1, 12)]
+    assert all(
+        0.5 * min(60, 2 ** (n - 1)) <= d <= min(60, 2 ** (n - 1)) for n, d in enumerate(delays, 1)
+    )
+    assert backoff.delay(1, retry_after=30) >= 30
+
+
+class EndlessSource(ListSource):
+    """Yields one batch per poll forever, sleeping on the injected clock between polls."""
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        n = int(cursor) if cursor else 0
+        while True:
+            yield _batch(n, [f"Acme {n}"])
+            n += 1
+            await asyncio.sleep(0)
+
+
+async def test_stop_drains_in_flight_batches_and_commits_their_cursors(store: Store) -> None:
+    clock = FakeClock(NOW)
+    stop = asyncio.Event()
+    seen: list[BatchReport] = []
+
+    def on_batch(report: BatchReport) -> None:
+        seen.append(report)
+        if len(seen) == 5:
+            stop.set()
+
+    pipeline = _pipeline(
+        store, [EndlessSource("src", [], clock=clock)], clock, on_batch=on_batch, queue_size=3
+    )
+    await pipeline.run(stop)
+    stored = store.count()
+    assert stored == len(seen) >= 5
+    assert store.get_cursor("src") == str(stored)
