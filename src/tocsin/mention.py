@@ -34,7 +34,9 @@ def split_id(mention_id: str) -> tuple[str, str]:
 
 def _utc(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} {value.isoformat()} has no time zone; tocsin needs aware UTC times")
+        raise ValueError(
+            f"{what} {value.isoformat()} has no time zone; tocsin needs aware UTC times"
+        )
     return value.astimezone(UTC)
 
 
@@ -99,7 +101,9 @@ class Mention:
     def __post_init__(self) -> None:
         source, _ = split_id(self.id)
         if source != self.source:
-            raise ValueError(f"mention id {self.id!r} does not start with its source {self.source!r}")
+            raise ValueError(
+                f"mention id {self.id!r} does not start with its source {self.source!r}"
+            )
         object.__setattr__(self, "published_at", _utc(self.published_at, "published_at"))
         object.__setattr__(self, "seen_at", _utc(self.seen_at, "seen_at"))
         if not isinstance(self.watches, tuple):
