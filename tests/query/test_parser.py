@@ -114,6 +114,9 @@ def test_positions_are_kept() -> None:
         ("l'entre*", 0, "one word", "boycott*"),
         ("!!!", 0, "no letters or digits", "remove it"),
         ('""', 0, "phrase holds no word", "between the quotes"),
+        ("acme }", 5, "closes nothing", "remove '}'"),
+        ("a:}", 0, "unknown field", "Known fields"),
+        ("lang:)", 0, "needs a value", "lang:fr"),
     ],
 )
 def test_errors(query: str, column: int, message: str, hint: str) -> None:
@@ -155,7 +158,9 @@ def test_describe() -> None:
     st.lists(
         st.one_of(
             st.text(max_size=4),
-            st.sampled_from(["AND", "OR", "NOT", "NEAR/2", "(", ")", '"', "-", "*", "lang:", ":"]),
+            st.sampled_from(
+                ["AND", "OR", "NOT", "NEAR/2", "(", ")", '"', "-", "*", "lang:", "}", "{"]
+            ),
             st.sampled_from(["acme", "{Orange}", "#tag", "@h", "🔥", "l'x", "~2", " ", " "]),
         ),
         max_size=10,

@@ -98,6 +98,8 @@ class _Lexer:
             return _Tok("PHRASE", start, text, slop)
         if ch == "{":
             return _Tok("BRACE", start, self.braced(start))
+        if ch == "}":
+            raise self.error(start, "this '}' closes nothing", "remove '}' or add '{' before it")
         if ch == "-" and start + 1 < len(q) and q[start + 1] not in _STOP - {'"', "(", "{"}:
             self.i += 1
             return _Tok("MINUS", start)
@@ -130,6 +132,8 @@ class _Lexer:
         start = self.i
         while self.i < len(self.q) and self.q[self.i] not in _STOP:
             self.i += 1
+        if self.i == start:  # never stall on a character no rule consumes
+            raise self.error(start, f"unexpected {self.q[start]!r}", "remove it")
         return self.q[start : self.i]
 
     def word(self, start: int) -> _Tok:
@@ -164,8 +168,10 @@ class _Lexer:
         self.i = m.end()
         if self.i < len(self.q) and self.q[self.i] == '"':
             value = self.until(self.i, '"', "quote", "add the closing '\"'")
-        else:
+        elif self.i < len(self.q) and self.q[self.i] not in _STOP:
             value = self.bare()
+        else:
+            value = ""
         if not value.strip():
             raise self.error(start, f"'{name}:' needs a value", f"write {FIELDS[name]}")
         _check_field(self, start, name, op, value)
