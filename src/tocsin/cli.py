@@ -30,7 +30,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from tocsin import __version__
 from tocsin.clock import SystemClock
@@ -416,7 +416,7 @@ def mentions(
         raise _fail(f"--format {format!r}: choose table, json or csv")
     with _workspace(workspace) as (folder, settings):
         since_at = parse_since(since, datetime.now(UTC)) if since else None
-        store = _open(settings, folder, upgrade=False)
+        store = _open(settings, folder)
         try:
             found = store.search(query, watch=watch, source=source, since=since_at, limit=limit)
         except QueryError as exc:
@@ -435,7 +435,7 @@ def errors(
 ) -> None:
     """Items that could not be read, with where they came from and why."""
     with _workspace(workspace) as (folder, settings):
-        store = _open(settings, folder, upgrade=False)
+        store = _open(settings, folder)
         try:
             found = store.errors(source=source, limit=limit)
         finally:
@@ -492,13 +492,20 @@ def sources(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with _workspace(workspace) as (folder, settings):
-        store = _open(settings, folder, upgrade=False)
+        store = _open(settings, folder)
         now = datetime.now(UTC)
         try:
             health = {h.source: h for h in store.health(now=now)}
         finally:
             store.close()
-        table = Table("name", "type", "listens to", "last success", "items/min", "last error")
+        table = Table(
+            Column("name", no_wrap=True),
+            Column("type", no_wrap=True),
+            "listens to",
+            "last success",
+            "items/min",
+            "last error",
+        )
         for kind, name, options in settings.source_configs():
             h = health.get(name)
             target = str(getattr(options, "url", "") or getattr(options, "path", ""))

@@ -1,0 +1,157 @@
+"""The command line, end to end on a real workspace (no network: only file sources run)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tocsin.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app, parse_since
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "ws"
+    result = runner.invoke(app, ["init", str(folder), "--organisation", "Acme"])
+    assert result.exit_code == EXIT_OK, result.output
+    return folder
+
+
+def _export(path: Path) -> Path:
+    texts = [
+        "Acme est en panne depuis ce matin",
+        "Le service client d'ACME m'a remboursé",
+        "Rien à voir",
+    ]
+    rows = [
+        {
+            "id": str(n),
+            "body": text,
+            "link": f"https://forum.example.org/{n}",
+            "date": f"2026-11-2{n}T08:00:00Z",
+            "user": f"user{n}",
+        }
+        for n, text in enumerate(texts, 1)
+    ]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _import(workspace: Path, export: Path, *extra: str) -> int:
+    args = ["import", str(export), "-w", str(workspace), "--map", "text=body", "--map", "url=link"]
+    args += ["--map", "published_at=date", "--map", "author.handle=user", *extra]
+    result = runner.invoke(app, args)
+    return result.exit_code
+
+
+def test_init_refuses_to_overwrite(workspace: Path) -> None:
+    result = runner.invoke(app, ["init", str(workspace)])
+    assert result.exit_code == EXIT_USAGE
+    assert "force" in result.output
+
+
+def test_import_then_search_in_every_format(workspace: Path, tmp_path: Path) -> None:
+    assert _import(workspace, _export(tmp_path / "export.csv")) == EXIT_OK
+    table = runner.invoke(app, ["mentions", "-w", str(workspace)])
+    assert table.exit_code == EXIT_OK, table.output
+    assert "3 mention(s)" in table.output
+
+    found = runner.invoke(
+        app, ["mentions", "acme AND panne", "-w", str(workspace), "--format", "json"]
+    )
+    lines = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [m["id"] for m in lines] == ["import:1"]
+    assert lines[0]["watches"] == ["brand", "crisis"]
+
+    by_watch = runner.invoke(
+        app, ["mentions", "-w", str(workspace), "--watch", "brand", "--format", "csv"]
+    )
+    rows = list(csv.DictReader(io.StringIO(by_watch.stdout)))
+    assert [r["id"] for r in rows] == ["import:2", "import:1"]  # newest first
+
+
+def test_a_broken_line_is_reported_and_the_rest_imported(workspace: Path, tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    good = {"body": "Acme ok", "link": "https://x.example/a", "date": "2026-11-01T00:00:00Z"}
+    lines = [
+        json.dumps({"id": "a", **good}),
+        '{"id": "b", "body": ',
+        json.dumps({"id": "c", **good}),
+    ]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _import(workspace, export) == EXIT_PARTIAL
+    errors = runner.invoke(app, ["errors", "-w", str(workspace)])
+    assert "line 2" in errors.output
+    count = runner.invoke(app, ["mentions", "-w", str(workspace), "--format", "json"])
+    assert len(count.stdout.splitlines()) == 2
+
+
+def test_bad_query_exits_2_with_a_caret(workspace: Path) -> None:
+    result = runner.invoke(app, ["mentions", "acme AND (panne", "-w", str(workspace)])
+    assert result.exit_code == EXIT_USAGE
+    assert "^" in result.output
+
+
+def test_query_check_explains_and_exit_code_says_whether_it_matches() -> None:
+    ok = runner.invoke(
+        app, ["query", "check", '"service client"~3', "--text", "Le service de ce client"]
+    )
+    assert ok.exit_code == EXIT_OK, ok.output
+    assert "MATCH" in ok.output
+    no = runner.invoke(app, ["query", "check", "{Orange}", "--text", "une orange pressée"])
+    assert no.exit_code == EXIT_FAILURE
+    assert "NO MATCH" in no.output
+    bad = runner.invoke(app, ["query", "check", "acme NEAR/x panne"])
+    assert bad.exit_code == EXIT_USAGE
+    assert "NEAR" in bad.output
+
+
+def test_sources_lists_configured_sources_and_types(workspace: Path) -> None:
+    result = runner.invoke(app, ["sources", "-w", str(workspace)])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "google-news-fr" in result.output
+    assert "never" in result.output
+    types = runner.invoke(app, ["sources", "types"])
+    assert "rss" in types.output
+    assert "import" in types.output
+
+
+def test_config_mistake_names_file_line_and_fix(workspace: Path) -> None:
+    config = workspace / "tocsin.toml"
+    config.write_text(config.read_text().replace("interval = 900", "interval = 10", 1))
+    result = runner.invoke(app, ["sources", "-w", str(workspace)])
+    assert result.exit_code == EXIT_USAGE
+    assert "tocsin.toml:" in result.output
+    assert "interval" in result.output
+
+
+def test_missing_workspace_says_run_init(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["mentions", "-w", str(tmp_path)])
+    assert result.exit_code == EXIT_USAGE
+    assert "tocsin init" in result.output
+
+
+def test_db_upgrade_is_idempotent(workspace: Path) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade", "-w", str(workspace)])
+        assert result.exit_code == EXIT_OK, result.output
+
+
+def test_since_accepts_durations_and_dates() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert parse_since("2h", now) == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    assert parse_since("7d", now) == datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+    assert parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(Exception, match="neither a duration"):
+        parse_since("yesterday", now)
