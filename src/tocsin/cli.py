@@ -42,6 +42,7 @@ from tocsin.query import Document, QueryError, describe, explain, matches, parse
 from tocsin.runtime import (
     build_matcher,
     build_sources,
+    enforce_retention,
     enrichers,
     http_client,
     open_store,
@@ -197,7 +198,11 @@ async def _run(settings: Settings, store: Store) -> None:
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=_log_batch,
         )
-        await run_until_signalled(pipeline)
+        retention = asyncio.create_task(enforce_retention(store, settings.retention, clock))
+        try:
+            await run_until_signalled(pipeline)
+        finally:
+            retention.cancel()
     log.info("stopped cleanly")
 
 

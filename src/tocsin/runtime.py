@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import pluggy
 
 from tocsin import __version__
 from tocsin.clock import Clock
-from tocsin.config import Settings
+from tocsin.config import Retention, Settings
 from tocsin.enrich.base import Enricher
 from tocsin.pipeline import Pipeline
 from tocsin.plugins import plugin_manager, source_classes
@@ -29,6 +30,7 @@ __all__ = [
     "USER_AGENT",
     "build_matcher",
     "build_sources",
+    "enforce_retention",
     "enrichers",
     "http_client",
     "open_store",
@@ -104,3 +106,19 @@ async def run_until_signalled(pipeline: Pipeline, *, signals: Sequence[int] | No
     finally:
         for sig in wanted:
             loop.remove_signal_handler(sig)
+
+
+async def enforce_retention(
+    store: Store, retention: Retention, clock: Clock, *, every: float = 3600.0
+) -> None:
+    """Delete mentions and ingestion errors older than the workspace's retention, hourly."""
+    while True:
+        now = clock.now()
+        removed = await asyncio.to_thread(
+            store.purge,
+            mentions_before=now - timedelta(days=retention.mentions_days),
+            errors_before=now - timedelta(days=retention.errors_days),
+        )
+        if removed:
+            log.info("retention: removed %d row(s) older than the configured retention", removed)
+        await clock.sleep(every)

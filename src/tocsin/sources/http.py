@@ -133,6 +133,11 @@ async def _send(
             f"GET {url} timed out after {timeout:g}s ({type(exc).__name__}); "
             "raise `timeout` in the source options if this server is just slow"
         ) from exc
+    except httpx.ConnectError as exc:
+        raise SourceError(
+            f"cannot reach {request.url.host} ({exc}); is this machine offline? "
+            "tocsin keeps retrying"
+        ) from exc
     except httpx.HTTPError as exc:
         raise SourceError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
     except httpx.InvalidURL as exc:  # httpx parses a redirect's Location eagerly

@@ -1,0 +1,73 @@
+"""Wiring a workspace into a running tocsin: sources, matcher, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from tocsin.clock import FakeClock
+from tocsin.config import Retention, load_settings
+from tocsin.mention import Mention
+from tocsin.query import Document
+from tocsin.runtime import build_matcher, build_sources, enforce_retention, open_store
+from tocsin.sources.rss import RssSource
+from tocsin.store import Store
+from tocsin.workspace import init_workspace
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _mention(n: int, age_days: int) -> Mention:
+    at = NOW - timedelta(days=age_days)
+    return Mention(
+        id=f"rss:{n}",
+        source="rss",
+        url=f"https://x.example/{n}",
+        text="Acme",
+        published_at=at,
+        seen_at=at,
+    )
+
+
+async def test_the_default_workspace_builds_sources_and_watches(tmp_path: Path) -> None:
+    init_workspace(tmp_path, organisation="Acme Bank")
+    settings = load_settings(tmp_path, env={})
+    async with httpx.AsyncClient() as client:
+        sources = build_sources(settings, client=client, clock=FakeClock(NOW))
+    assert sources
+    assert all(isinstance(s, RssSource) for s in sources)
+    assert any("Acme%20Bank" in s.describe() or "Acme+Bank" in s.describe() for s in sources)
+    matcher = build_matcher(settings)
+    assert "brand" in matcher.match(Document.from_text("J'adore Acme Bank"))
+    assert "crisis" in matcher.match(Document.from_text("Acme Bank : énorme panne ce matin"))
+    store = open_store(settings, tmp_path)
+    assert store.count() == 0
+    store.close()
+
+
+class _StopAtSleep(FakeClock):
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.slept = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.slept.set()
+        await asyncio.Event().wait()  # parked until cancelled
+
+
+async def test_retention_purges_old_mentions(database_url: str) -> None:
+    store = Store.open(database_url)
+    store.upgrade()
+    store.save_batch("rss", [_mention(1, 400), _mention(2, 10)], now=NOW)
+    clock = _StopAtSleep(NOW)
+    task = asyncio.create_task(enforce_retention(store, Retention(mentions_days=365), clock))
+    await asyncio.wait_for(clock.slept.wait(), timeout=30)
+    task.cancel()
+    assert store.get("rss:1") is None
+    assert store.get("rss:2") is not None
+    assert clock.sleeps == [3600.0]
+    store.close()
