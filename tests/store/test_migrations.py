@@ -76,3 +76,26 @@ def test_the_migrated_schema_matches_the_tables_in_code(database_url: str) -> No
                 conn, opts={"include_object": _ignore_full_text, "compare_type": True}
             )
             assert compare_metadata(context, metadata) == []
+
+
+def test_a_stray_version_table_later_in_search_path_is_not_taken_for_ours(
+    database_url: str,
+) -> None:
+    """A fresh PostgreSQL schema gets its tables even if another schema on the path has run
+    the migrations already (seen when `public` held an old alembic_version)."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has one schema per file
+    with Store.open(database_url) as first:
+        first.upgrade()  # the schema of this test now holds a version table at head
+        with first.engine.begin() as conn:
+            ours = conn.exec_driver_sql("SELECT current_schema()").scalar()
+            fresh = f"{ours}_fresh"
+            conn.exec_driver_sql(f'CREATE SCHEMA "{fresh}"')
+    url = database_url.replace(f"search_path%3D{ours}", f"search_path%3D{fresh},{ours}")
+    try:
+        with Store.open(url) as second:
+            second.upgrade()
+            assert set(sa.inspect(second.engine).get_table_names(schema=fresh)) >= TABLES
+    finally:
+        with Store.open(database_url) as first, first.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{fresh}" CASCADE')
