@@ -155,3 +155,29 @@ def test_since_accepts_durations_and_dates() -> None:
     assert parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(Exception, match="neither a duration"):
         parse_since("yesterday", now)
+
+
+def test_a_mistyped_setting_variable_is_warned_about(workspace: Path) -> None:
+    result = runner.invoke(
+        app, ["sources", "-w", str(workspace)], env={"TOCSIN_DATABSE_URL": "sqlite:///x.db"}
+    )
+    assert result.exit_code == EXIT_OK
+    assert "did you mean TOCSIN_DATABASE_URL" in result.output
+
+
+def test_hostile_text_is_shown_literally_never_as_markup(workspace: Path, tmp_path: Path) -> None:
+    export = tmp_path / "hostile.jsonl"
+    text = "Acme [/] [bold red]fake alert[/] [link=javascript:alert(1)]clic[/link] \x1b[31mred"
+    record = {
+        "id": "h",
+        "body": text,
+        "link": "https://x.example/h",
+        "date": "2026-11-01T00:00:00Z",
+    }
+    export.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert _import(workspace, export) == EXIT_OK
+    result = runner.invoke(app, ["mentions", "-w", str(workspace)])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "[bold" in result.output  # shown as typed (the table may wrap the rest)
+    assert "[/]" in result.output
+    assert "\x1b" not in result.output

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,10 +32,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Column, Table
+from rich.text import Text
 
 from tocsin import __version__
 from tocsin.clock import SystemClock
-from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.config import ConfigError, Settings, load_settings, unknown_env_vars
 from tocsin.mention import Mention
 from tocsin.pipeline import BatchReport, Pipeline
 from tocsin.plugins import source_classes
@@ -83,8 +85,13 @@ WorkspaceOpt = Annotated[
 ]
 
 
+def _row(table: Table, *cells: str) -> None:
+    """Add a row of plain text: text from the internet is never read as Rich markup."""
+    table.add_row(*(Text(cell) for cell in cells))
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -107,6 +114,8 @@ def _workspace(path: Path | None) -> Iterator[tuple[Path, Settings]]:
         settings = load_settings(workspace)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    for warning in unknown_env_vars():
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     yield workspace, settings
 
 
@@ -153,7 +162,9 @@ def init(
         path = init_workspace(directory, organisation=organisation, force=force)
     except (ConfigError, FileExistsError) as exc:
         raise _fail(str(exc)) from None
-    out.print(f"Wrote [bold]{path}[/]. Edit it, then: [bold]tocsin run -w {directory}[/]")
+    out.print(
+        f"Wrote [bold]{escape(str(path))}[/]. Then: [bold]tocsin run -w {escape(str(directory))}[/]"
+    )
 
 
 @app.command()
@@ -389,7 +400,8 @@ def _print_mentions(mentions: list[Mention], fmt: str) -> None:
         table = Table("when (UTC)", "source", "author", "watches", "text", show_lines=False)
         for m in mentions:
             text = (m.title + " — " if m.title else "") + m.text
-            table.add_row(
+            _row(
+                table,
                 m.published_at.strftime("%Y-%m-%d %H:%M"),
                 m.source,
                 m.author.handle or m.author.name,
@@ -411,6 +423,7 @@ def mentions(
     source: Annotated[
         str | None, typer.Option(help="Only this platform (rss, bluesky, ...).")
     ] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language (fr, en, ...).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     format: Annotated[
         str, typer.Option("--format", help="table, json (one per line) or csv.")
@@ -423,7 +436,9 @@ def mentions(
         since_at = parse_since(since, datetime.now(UTC)) if since else None
         store = _open(settings, folder)
         try:
-            found = store.search(query, watch=watch, source=source, since=since_at, limit=limit)
+            found = store.search(
+                query, watch=watch, source=source, lang=lang, since=since_at, limit=limit
+            )
         except QueryError as exc:
             raise _fail(str(exc)) from None
         finally:
@@ -448,7 +463,7 @@ def errors(
     table = Table("when (UTC)", "source", "where", "error", *(["raw"] if raw else []))
     for e in found:
         row = [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.source, e.ref, e.error]
-        table.add_row(*row, *([e.raw[:300]] if raw else []))
+        _row(table, *row, *([e.raw[:300]] if raw else []))
     out.print(table)
 
 
@@ -521,7 +536,8 @@ def sources(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
                 and (h.last_success_at is None or (h.last_error_at or now) > h.last_success_at)
             ):
                 error = f"{_ago(h.last_error_at, now)}: {h.last_error}"
-            table.add_row(
+            _row(
+                table,
                 name,
                 kind,
                 target,
@@ -537,7 +553,7 @@ def source_types() -> None:
     """Every source type tocsin knows (built-in and from installed plugins)."""
     table = Table("type", "description")
     for name, cls in source_classes().items():
-        table.add_row(name, cls.description.strip().splitlines()[0])
+        _row(table, name, cls.description.strip().splitlines()[0])
     out.print(table)
 
 
