@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 
 from tocsin.clock import FakeClock
@@ -35,7 +34,7 @@ class ListSource(Source):
         clock: FakeClock,
         fail: Sequence[Exception] = (),
     ) -> None:
-        super().__init__(key, Source.Options(), client=httpx.AsyncClient(), clock=clock)
+        super().__init__(key, Source.Options(), client=None, clock=clock)
         self.batches = list(batches)
         self.fail = list(fail)
         self.started_with: list[str | None] = []

@@ -41,6 +41,7 @@ from tocsin.mention import Mention
 from tocsin.pipeline import BatchReport, Pipeline
 from tocsin.plugins import source_classes
 from tocsin.query import Document, QueryError, describe, explain, matches, parse
+from tocsin.redaction import redact_url
 from tocsin.runtime import (
     build_matcher,
     build_sources,
@@ -104,6 +105,7 @@ def _setup_logging(level: str = "INFO") -> None:
         force=True,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @contextmanager
@@ -179,6 +181,7 @@ def run(
         _setup_logging(settings.run.log_level)
         store = _open(settings, folder, upgrade=upgrade)
         try:
+            log.info("database: %s", redact_url(settings.database_url_for(folder)))
             asyncio.run(_run(settings, store))
         except KeyboardInterrupt:
             err.print("aborted")
@@ -260,12 +263,23 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 
 def _run_file_source(
     settings: Settings,
-    store: Store,
+    folder: Path,
     source: ImportSource | ReplaySource,
     *,
     keep_unmatched: bool,
+) -> int:
+    """Run one file source to its end with a progress bar; returns the exit code."""
+    store = _open(settings, folder)
+    try:
+        reports = _with_progress(settings, store, source, keep_unmatched=keep_unmatched)
+    finally:
+        store.close()
+    return _summarise(reports, source.key)
+
+
+def _with_progress(
+    settings: Settings, store: Store, source: ImportSource | ReplaySource, *, keep_unmatched: bool
 ) -> list[BatchReport]:
-    """Run one file source to its end with a progress bar; returns the batch reports."""
     reports: list[BatchReport] = []
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -298,7 +312,8 @@ def _summarise(reports: list[BatchReport], key: str) -> int:
     errors = sum(r.errors for r in reports)
     out.print(f"{inserted} new, {updated} updated, {errors} skipped")
     if errors:
-        err.print(f"[yellow]{errors} line(s) skipped:[/] see [bold]tocsin errors --source {key}[/]")
+        hint = escape(f"tocsin errors --source {key}")
+        err.print(f"[yellow]{errors} line(s) skipped:[/] see [bold]{hint}[/]")
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -335,14 +350,8 @@ def import_(
             id_field=id_field,
             batch_size=settings.run.batch_size,
         )
-        key = _file_key("import", file)
-        source = ImportSource(key, options, client=None, clock=SystemClock())  # type: ignore[arg-type]
-        store = _open(settings, folder)
-        try:
-            reports = _run_file_source(settings, store, source, keep_unmatched=True)
-        finally:
-            store.close()
-        raise typer.Exit(_summarise(reports, key))
+        source = ImportSource(_file_key("import", file), options, client=None, clock=SystemClock())
+        raise typer.Exit(_run_file_source(settings, folder, source, keep_unmatched=True))
 
 
 @app.command()
@@ -359,14 +368,8 @@ def replay(
         options = ReplayOptions(
             path=str(file.resolve()), speed=speed, batch_size=settings.run.batch_size
         )
-        key = _file_key("replay", file)
-        source = ReplaySource(key, options, client=None, clock=SystemClock())  # type: ignore[arg-type]
-        store = _open(settings, folder)
-        try:
-            reports = _run_file_source(settings, store, source, keep_unmatched=False)
-        finally:
-            store.close()
-        raise typer.Exit(_summarise(reports, key))
+        source = ReplaySource(_file_key("replay", file), options, client=None, clock=SystemClock())
+        raise typer.Exit(_run_file_source(settings, folder, source, keep_unmatched=False))
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -106,12 +106,24 @@ class Source(abc.ABC):
     Options: ClassVar[type[SourceOptions]] = SourceOptions
 
     def __init__(
-        self, key: str, options: SourceOptions, *, client: httpx.AsyncClient, clock: Clock
+        self,
+        key: str,
+        options: SourceOptions,
+        *,
+        client: httpx.AsyncClient | None,
+        clock: Clock,
     ) -> None:
         self.key = key
         self.options = options
-        self.client = client
+        self._client = client
         self.clock = clock
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared HTTP client; sources that read local files are built without one."""
+        if self._client is None:
+            raise RuntimeError(f"source {self.key!r} ({self.name}) needs an HTTP client")
+        return self._client
 
     @abc.abstractmethod
     def stream(self, cursor: str | None) -> AsyncIterator[Batch]:

@@ -135,8 +135,7 @@ async def _send(
         ) from exc
     except httpx.ConnectError as exc:
         raise SourceError(
-            f"cannot reach {request.url.host} ({exc}); is this machine offline? "
-            "tocsin keeps retrying"
+            f"cannot reach {request.url.host} ({exc}); is this machine offline?"
         ) from exc
     except httpx.HTTPError as exc:
         raise SourceError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
