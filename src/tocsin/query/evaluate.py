@@ -21,6 +21,7 @@ __all__ = ["Document", "describe", "explain", "matches"]
 
 Span = tuple[int, int]  # (first word position, number of words)
 _TRUE = frozenset({"true", "yes", "1"})
+_NO_TITLE = tokenize("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +52,41 @@ class Document:
         verified: bool = False,
     ) -> Document:
         """Prepare a document from plain values (tests, ``tocsin query check``)."""
+        return cls.from_tokens(
+            tokenize(f"{title} {text}" if title else text),
+            title=title,
+            lang=lang,
+            source=source,
+            author=author,
+            url=url,
+            followers=followers,
+            verified=verified,
+        )
+
+    @classmethod
+    def from_tokens(
+        cls,
+        tokens: Tokens,
+        *,
+        title: str = "",
+        lang: str | None = None,
+        source: str | None = None,
+        author: str = "",
+        url: str = "",
+        followers: int | None = None,
+        verified: bool = False,
+    ) -> Document:
+        """`from_text` for an already tokenised ``title + " " + text`` (the matcher's fast path).
+
+        `tokens` must be ``tokenize(f"{title} {text}" if title else text)``.
+        """
         try:
             host = (urlsplit(url).hostname or "") if url else ""
         except ValueError:
             host = ""
         return cls(
-            tokens=tokenize(f"{title} {text}" if title else text),
-            title=tokenize(title),
+            tokens=tokens,
+            title=tokenize(title) if title else _NO_TITLE,
             lang=lang.lower() if lang else None,
             source=source.lower() if source else None,
             author=_handle(author),

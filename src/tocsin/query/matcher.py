@@ -1,35 +1,190 @@
 """Many watches, one document: which saved queries does a mention match?
 
-This version evaluates every watch's tree in turn (correct and simple). A later version
-puts an Aho-Corasick prefilter in front; the interface stays `Matcher(watches).match(doc)`.
+All watches are compiled together once (`Matcher(watches)`):
+
+1. each query's *anchors* are extracted (`tocsin.query.prefilter`): words or prefixes of
+   which any matching document contains at least one. Word anchors go into a dict
+   (word -> watches), prefix anchors into an Aho-Corasick automaton (pyahocorasick) run
+   over the document's folded words; queries with no anchor (pure negations, field-only,
+   ``?``-leading wildcards, emoji) go to an "always evaluate" list, so none is missed;
+2. each query is compiled to a predicate (`tocsin.query.compile`) equivalent to
+   `tocsin.query.matches`.
+
+Per document, the text is tokenised once (`tocsin.query.text.tokenize`, the query
+language's own folding); the set of its words is intersected with the anchor words, the
+prefix automaton scans the words, and only the candidate watches are evaluated exactly.
+A document that hits no anchor costs a tokenisation and one set intersection.
+
+A `Matcher` is immutable. To add, change or remove watches while the pipeline runs, build
+the next one and swap the reference (one attribute assignment, atomic in CPython)::
+
+    pipeline.matcher = pipeline.matcher.with_watches({"new": parse("acme"), "old": None})
+
+`with_watches` reuses the compiled form of every unchanged watch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import ahocorasick
 
 from tocsin.query.ast import Node
-from tocsin.query.evaluate import Document, matches
+from tocsin.query.compile import Predicate, compile_query
+from tocsin.query.evaluate import Document
+from tocsin.query.prefilter import AnchorSet, anchors
+from tocsin.query.text import tokenize
 
 __all__ = ["Matcher"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One watch, compiled: its tree, anchors (None: always evaluate) and predicate."""
+
+    node: Node
+    anchors: AnchorSet | None
+    predicate: Predicate
+
+
+def _compile(node: Node) -> _Compiled:
+    return _Compiled(node, anchors(node), compile_query(node))
+
+
 class Matcher:
-    """Match one `Document` against a fixed set of named query trees."""
+    """Match documents against a fixed set of named query trees, all compiled together."""
 
-    __slots__ = ("_watches",)
+    __slots__ = ("_always", "_compiled", "_names", "_preds", "_prefixes", "_words", "_wordset")
 
-    def __init__(self, watches: Mapping[str, Node]) -> None:
-        self._watches = tuple(sorted(watches.items()))
+    def __init__(
+        self, watches: Mapping[str, Node], *, _reuse: Mapping[str, _Compiled] | None = None
+    ) -> None:
+        reuse = _reuse or {}
+        compiled = {}
+        for name in sorted(watches):
+            node = watches[name]
+            old = reuse.get(name)
+            compiled[name] = old if old is not None and old.node == node else _compile(node)
+        self._compiled = compiled
+        self._names = tuple(compiled)
+        self._preds = tuple(c.predicate for c in compiled.values())
+        self._build_index([c.anchors for c in compiled.values()])
+
+    def _build_index(self, anchor_sets: list[AnchorSet | None]) -> None:
+        words: dict[str, list[int]] = {}
+        prefixes: dict[str, list[int]] = {}
+        always: list[int] = []
+        for i, found in enumerate(anchor_sets):
+            if found is None:
+                always.append(i)
+                continue
+            for kind, text in found:
+                (words if kind == "w" else prefixes).setdefault(text, []).append(i)
+        self._words = {w: tuple(ids) for w, ids in words.items()}
+        self._wordset = frozenset(words)
+        self._always = tuple(always)
+        self._prefixes: ahocorasick.Automaton | None = None
+        if prefixes:
+            automaton = ahocorasick.Automaton()
+            for prefix, ids in prefixes.items():
+                automaton.add_word(" " + prefix, tuple(ids))
+            automaton.make_automaton()
+            self._prefixes = automaton
 
     def __len__(self) -> int:
-        return len(self._watches)
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return (
+            f"Matcher({len(self)} watches, {len(self._words)} anchor words, "
+            f"{len(self._always)} always evaluated)"
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
         """The watch names, sorted."""
-        return tuple(name for name, _ in self._watches)
+        return self._names
+
+    @property
+    def watches(self) -> Mapping[str, Node]:
+        """The query tree of each watch (read-only)."""
+        return MappingProxyType({name: c.node for name, c in self._compiled.items()})
+
+    @property
+    def always_evaluated(self) -> tuple[str, ...]:
+        """Watches with no anchor, evaluated on every document (pure NOT, field-only...)."""
+        return tuple(self._names[i] for i in self._always)
+
+    def with_watches(self, changes: Mapping[str, Node | None]) -> Matcher:
+        """A new matcher with `changes` applied: a tree adds or replaces, None removes.
+
+        Unchanged watches are not recompiled. `self` is left as it was.
+        """
+        watches = {name: c.node for name, c in self._compiled.items()}
+        for name, node in changes.items():
+            if node is None:
+                watches.pop(name, None)
+            else:
+                watches[name] = node
+        return Matcher(watches, _reuse=self._compiled)
+
+    def candidates(self, words: Iterable[str]) -> list[int]:
+        """Indexes (into `names`) of the watches whose anchors `words` hit, ascending."""
+        wordset = words if isinstance(words, Set) else frozenset(words)
+        hits = self._wordset.intersection(wordset)
+        if not hits and self._prefixes is None:
+            return list(self._always)
+        found: set[int] = set(self._always)
+        index = self._words
+        for word in hits:
+            found.update(index[word])
+        if self._prefixes is not None and wordset:
+            for _, ids in self._prefixes.iter(" " + " ".join(wordset)):
+                found.update(ids)
+        return sorted(found)
+
+    def _run(self, doc: Document, words: Set[str], ids: list[int]) -> tuple[str, ...]:
+        preds, names = self._preds, self._names
+        return tuple(names[i] for i in ids if preds[i](doc, words))
 
     def match(self, doc: Document) -> tuple[str, ...]:
         """The names of the watches `doc` matches, sorted."""
-        return tuple(name for name, node in self._watches if matches(node, doc))
+        words = frozenset(doc.tokens.words)
+        ids = self.candidates(words)
+        return self._run(doc, words, ids) if ids else ()
+
+    def match_text(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        lang: str | None = None,
+        source: str | None = None,
+        author: str = "",
+        url: str = "",
+        followers: int | None = None,
+        verified: bool = False,
+    ) -> tuple[str, ...]:
+        """`match` of ``Document.from_text(text, ...)``, building the document only if needed.
+
+        The fast path for a firehose: a text that hits no anchor (and no always-evaluated
+        watch) costs one tokenisation and one set intersection.
+        """
+        tokens = tokenize(f"{title} {text}" if title else text)
+        words = frozenset(tokens.words)
+        ids = self.candidates(words)
+        if not ids:
+            return ()
+        doc = Document.from_tokens(
+            tokens,
+            title=title,
+            lang=lang,
+            source=source,
+            author=author,
+            url=url,
+            followers=followers,
+            verified=verified,
+        )
+        return self._run(doc, words, ids)
