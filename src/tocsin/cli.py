@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,7 @@ from tocsin.config import ConfigError, Settings, load_settings, unknown_env_vars
 from tocsin.mention import Mention
 from tocsin.pipeline import BatchReport, Pipeline
 from tocsin.plugins import source_classes
-from tocsin.query import Document, QueryError, describe, explain, matches, parse
+from tocsin.query import Document, Node, QueryError, describe, explain, matches, parse
 from tocsin.redaction import redact_url
 from tocsin.runtime import (
     build_matcher,
@@ -49,10 +50,13 @@ from tocsin.runtime import (
     enrichers,
     http_client,
     open_store,
+    query_terms,
     run_until_signalled,
+    zero_config_sources,
 )
 from tocsin.sources.file import ImportOptions, ImportSource, ReplayOptions, ReplaySource
 from tocsin.store import Store
+from tocsin.watch import watch_live
 from tocsin.workspace import find_workspace, init_workspace
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -370,6 +374,50 @@ def replay(
         )
         source = ReplaySource(_file_key("replay", file), options, client=None, clock=SystemClock())
         raise typer.Exit(_run_file_source(settings, folder, source, keep_unmatched=False))
+
+
+# --- watch: zero-config live view ---------------------------------------------------------
+
+
+@app.command("watch")
+def watch_command(
+    query: Annotated[str, typer.Argument(help="What to listen for, e.g. 'acme OR #acme'.")],
+    sources: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated source types (default: all that need no key)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many mentions to keep on screen.")] = 20,
+) -> None:
+    """Listen live for a query on the sources that need no key; no workspace needed."""
+    try:
+        node = parse(query)
+    except QueryError as exc:
+        raise _fail(str(exc)) from None
+    terms = query_terms(node)
+    if not terms:
+        raise _fail("the query has no word to search for; add one, e.g. 'acme -job'")
+    _setup_logging("WARNING")
+    only = [name.strip() for name in sources.split(",") if name.strip()] if sources else []
+    with tempfile.TemporaryDirectory(prefix="tocsin-watch-") as tmp:
+        store = Store.open(f"sqlite:///{Path(tmp) / 'watch.db'}")
+        store.upgrade()
+        try:
+            asyncio.run(_watch(query, node, terms, only, store, limit))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            store.close()
+
+
+async def _watch(
+    query: str, node: Node, terms: list[str], only: list[str], store: Store, limit: int
+) -> None:
+    clock = SystemClock()
+    async with http_client() as client:
+        found = zero_config_sources(terms, client=client, clock=clock, only=only)
+        if not found:
+            raise ValueError(f"none of {', '.join(only)} can listen without configuration")
+        await watch_live(query, node, found, store, console=out, clock=clock, limit=limit)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ class BatchReport:
     updated: int
     errors: int
     cursor: str | None
+    mentions: tuple[Mention, ...] = ()
 
 
 @dataclass
@@ -288,4 +289,5 @@ class Pipeline:
             updated=result.updated,
             errors=len(all_errors),
             cursor=batch.cursor,
+            mentions=tuple(matched),
         )

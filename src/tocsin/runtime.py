@@ -22,7 +22,7 @@ from tocsin.config import Retention, Settings
 from tocsin.enrich.base import Enricher
 from tocsin.pipeline import Pipeline
 from tocsin.plugins import plugin_manager, source_classes
-from tocsin.query import Matcher, parse
+from tocsin.query import And, Matcher, Near, Node, Or, Phrase, Term, Wildcard, parse
 from tocsin.sources.base import Source
 from tocsin.store import Store
 
@@ -34,7 +34,9 @@ __all__ = [
     "enrichers",
     "http_client",
     "open_store",
+    "query_terms",
     "run_until_signalled",
+    "zero_config_sources",
 ]
 
 log = logging.getLogger("tocsin")
@@ -122,3 +124,48 @@ async def enforce_retention(
         if removed:
             log.info("retention: removed %d row(s) older than the configured retention", removed)
         await clock.sleep(every)
+
+
+def query_terms(node: Node) -> list[str]:
+    """The words and phrases a query looks for (not the excluded ones), for source searches.
+
+    Wildcards give their stem (`rembours*` -> `rembours`) when it is at least 3 letters.
+    """
+    found: list[str] = []
+    if isinstance(node, Term):
+        found.append(node.text.lstrip("#@"))
+    elif isinstance(node, Phrase):
+        found.append(" ".join(node.words))
+    elif isinstance(node, Wildcard):
+        stem = node.pattern.lstrip("#@").split("*")[0].split("?")[0]
+        if len(stem) >= 3:
+            found.append(stem)
+    elif isinstance(node, Near):
+        found += query_terms(node.left) + query_terms(node.right)
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            found += query_terms(child)
+    return list(dict.fromkeys(t for t in found if t))
+
+
+def zero_config_sources(
+    terms: Sequence[str],
+    *,
+    client: httpx.AsyncClient,
+    clock: Clock,
+    only: Sequence[str] = (),
+    pm: pluggy.PluginManager | None = None,
+) -> list[Source]:
+    """Every source that can listen for `terms` with no key or setup (or those in `only`)."""
+    classes = source_classes(pm)
+    unknown = sorted(set(only) - set(classes))
+    if unknown:
+        raise ValueError(
+            f"unknown source(s): {', '.join(unknown)}; choose among {', '.join(classes)}"
+        )
+    return [
+        cls(key, options, client=client, clock=clock)
+        for name, cls in classes.items()
+        if not only or name in only
+        for key, options in cls.zero_config(terms)
+    ]

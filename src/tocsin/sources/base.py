@@ -9,7 +9,7 @@ becomes an `IngestError` (kept with its raw text for inspection) and never stops
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -136,6 +136,12 @@ class Source(abc.ABC):
     def describe(self) -> str:
         """One line for tables: what this instance listens to."""
         return self.name
+
+    @classmethod
+    def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
+        """Instances that listen for `terms` with no account, key or workspace, as
+        ``(key, options)`` pairs, for `tocsin watch`; ``[]`` when the source needs setup."""
+        return []
 
 
 class PollingSource(Source):

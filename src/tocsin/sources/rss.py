@@ -13,7 +13,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -92,6 +92,20 @@ with conditional GET (ETag / Last-Modified), so an unchanged feed costs one 304.
 """
     Options = RssOptions
     options: RssOptions
+
+    @classmethod
+    def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
+        """Google News searches for `terms`, in French and in English, polled every 5 min."""
+        if not terms:
+            return []
+        query = " OR ".join(f'"{t}"' if " " in t else t for t in terms)
+        return [
+            (
+                f"google-news-{lang}",
+                RssOptions(url=google_news_url(query, lang, country), interval=300),
+            )
+            for lang, country in (("fr", "FR"), ("en", "US"))
+        ]
 
     def describe(self) -> str:
         """The feed URL."""
