@@ -296,16 +296,20 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
                 clock=self.clock,
             )
         except HttpStatusError as exc:
-            raise self._status_error(exc) from exc
+            explained = self._rate_limited(exc)
+            if explained is None:
+                raise
+            raise explained from exc
         self.limiter.observe(response.headers)
         return _parse_listing(response.body, url)
 
-    def _status_error(self, exc: HttpStatusError) -> SourceError:
-        """A 429 without ``Retry-After`` waits for the last ``x-ratelimit-reset`` heard (or 60s)."""
-        if exc.status != 429 or exc.retry_after is not None:
-            if exc.status == 429 and exc.retry_after:
-                self.limiter.block(exc.retry_after)
-            return exc
+    def _rate_limited(self, exc: HttpStatusError) -> HttpStatusError | None:
+        """For a 429, block the limiter; without ``Retry-After`` wait the last reset heard (60s)."""
+        if exc.status != 429:
+            return None
+        if exc.retry_after is not None:
+            self.limiter.block(exc.retry_after)
+            return None
         wait = self.limiter.reset_hint or 60.0
         self.limiter.block(wait)
         return HttpStatusError(
