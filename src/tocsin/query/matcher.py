@@ -134,8 +134,8 @@ class Matcher:
         """Indexes (into `names`) of the watches whose anchors `words` hit, ascending."""
         wordset = words if isinstance(words, Set) else frozenset(words)
         hits = self._wordset.intersection(wordset)
-        if not hits and self._prefixes is None:
-            return list(self._always)
+        if self._prefixes is None and not self._always and len(hits) <= 1:
+            return list(self._words[next(iter(hits))]) if hits else []
         found: set[int] = set(self._always)
         index = self._words
         for word in hits:

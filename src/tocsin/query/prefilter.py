@@ -20,7 +20,7 @@ from tocsin.query.ast import And, Field, Near, Node, Or, Phrase, Term, Wildcard
 from tocsin.query.evaluate import field_text_node
 from tocsin.query.text import fold, is_emoji, words_of
 
-__all__ = ["Anchor", "AnchorSet", "anchors", "cost"]
+__all__ = ["COMMON", "Anchor", "AnchorSet", "anchors", "cost"]
 
 Anchor = tuple[str, str]
 """``("w", word)`` or ``("p", prefix)``, both folded like `tocsin.query.text.tokenize`."""
@@ -30,18 +30,32 @@ AnchorSet = frozenset[Anchor]
 _NEVER: AnchorSet = frozenset()
 
 
+# Frequent French and English words (folded): an anchor on one of them fires on most posts.
+COMMON = frozenset(
+    """de la le et les des en un une du est que pour qui dans pas sur au il ne se ce plus par
+    je on avec tout mais nous comme ou si leur dit elle avant deux aussi bien ca ete meme tres
+    fait sans apres etre avoir merci vraiment encore toujours rien moi vous trop super chez
+    cette son sa ses mon ma mes ton ta tes notre votre quand alors donc car faire peut suis
+    the to and of is in it you that for on my this with be was have are not but so just at
+    me your all can they we about like from no get what out if one up do will there time
+    love good great new now how when more some been would should could really still never
+    always very much make know think want today day people thanks best worst please""".split()  # noqa: SIM905
+)
+
+
 def cost(anchor_set: AnchorSet) -> float:
     """How often a set of anchors is expected to fire: lower is better.
 
     Without corpus statistics, longer words are taken as rarer (Lucene Monitor's default
-    term weighting); a prefix fires more often than the word it spells; each extra anchor
-    in an OR adds its own cost.
+    term weighting) and the most frequent French/English words (`COMMON`) as nearly
+    certain; a prefix fires more often than the word it spells; each extra anchor in an
+    OR adds its own cost.
     """
     total = 0.0
     for kind, text in anchor_set:
         weight = 1.0 / (1 + len(text))
-        if len(text) <= 2:
-            weight *= 4.0  # "le", "de", "a", "of": nearly every post
+        if len(text) <= 2 or text in COMMON:
+            weight *= 10.0
         total += weight * (3.0 if kind == "p" else 1.0)
     return total
 
@@ -49,7 +63,7 @@ def cost(anchor_set: AnchorSet) -> float:
 def _best_word(words: tuple[str, ...]) -> AnchorSet:
     if not words:
         return _NEVER
-    return frozenset({("w", max(words, key=len))})
+    return min((frozenset({("w", w)}) for w in words), key=lambda s: (cost(s), sorted(s)))
 
 
 def _term(node: Term) -> AnchorSet | None:
