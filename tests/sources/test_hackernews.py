@@ -159,6 +159,21 @@ async def test_bad_hit_is_an_error_and_deleted_hit_is_skipped(
     }
 
 
+async def test_hit_without_time_is_an_error_and_keeps_the_rest(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    good = {"objectID": "7", "created_at_i": SINCE + 9, "author": "a", "title": "Acme up"}
+    bad = {"objectID": "8", "author": "b", "comment_text": "Acme, when?", "_tags": ["comment"]}
+    body = {"hits": [bad, good], "nbHits": 2, "page": 0, "nbPages": 1, "hitsPerPage": 100}
+    server.static(PATH, json.dumps(body).encode())
+    batch = await make_source(client, server).fetch(None)
+    assert [item.native_id for item in batch.items] == ["7"]
+    (error,) = batch.errors
+    assert error.ref.startswith("hit 1 of ")
+    assert "HN hit 8 has no integer created_at_i" in error.error
+    assert json.loads(batch.cursor or "") == {"created_at_i": SINCE + 9, "ids": ["7"]}
+
+
 async def test_cursor_resumes_without_gaps_or_duplicates(
     server: Any, client: httpx.AsyncClient
 ) -> None:
