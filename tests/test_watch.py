@@ -60,6 +60,11 @@ async def test_zero_config_sources_search_google_news_for_the_terms() -> None:
     async with httpx.AsyncClient() as client:
         sources = zero_config_sources(["acme", "service client"], client=client, clock=FakeClock())
         assert {s.key for s in sources if s.name == "rss"} == {"google-news-fr", "google-news-en"}
+        assert {s.key for s in sources if s.name == "hackernews"} == {
+            "hackernews-1",
+            "hackernews-2",
+        }
+        assert [s.describe() for s in sources if s.name == "reddit"] != []
         assert all(
             "acme+OR+%22service+client%22" in s.describe() for s in sources if s.name == "rss"
         )

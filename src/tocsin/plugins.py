@@ -15,6 +15,8 @@ __all__ = ["BUILTIN_PLUGINS", "plugin_manager", "source_classes"]
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.rss",
     "tocsin.sources.file",
+    "tocsin.sources.hackernews",
+    "tocsin.sources.reddit",
 )
 
 

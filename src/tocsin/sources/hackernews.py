@@ -144,6 +144,14 @@ the first poll reads back `backfill_hours`.
     Options = HackerNewsOptions
     options: HackerNewsOptions
 
+    @classmethod
+    def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
+        """One Algolia search per term (Algolia ANDs the words of one query), at most 3."""
+        return [
+            (f"hackernews-{n}", HackerNewsOptions(query=term, backfill_hours=24))
+            for n, term in enumerate(terms[:3], 1)
+        ]
+
     def describe(self) -> str:
         """The search words."""
         return f"HN search {self.options.query!r}"

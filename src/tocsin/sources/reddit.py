@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,6 +196,14 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
     ) -> None:
         super().__init__(key, options, client=client, clock=clock)
         self.limiter = RateLimiter(clock, self.options.max_requests_per_minute)
+
+    @classmethod
+    def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
+        """One Reddit search for all the terms (Reddit's search understands OR)."""
+        if not terms:
+            return []
+        query = " OR ".join(f'"{t}"' if " " in t else t for t in terms)
+        return [("reddit", RedditOptions(query=query))]
 
     def describe(self) -> str:
         """The search words and subreddits."""
