@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,15 +83,18 @@ def sse(server: Any, path: str, connections: list[bytes]) -> None:
 
 
 async def collect(
-    source: MastodonSource, cursor: str | None, want: set[str]
+    source: MastodonSource,
+    cursor: str | None,
+    want: set[str],
+    until: Callable[[dict[str, Mention]], bool] = lambda seen: True,
 ) -> tuple[list[Batch], dict[str, Mention]]:
-    """Read the live stream until every uri in `want` has been seen (10 s at most)."""
+    """Read the live stream until every uri in `want` was seen and `until` holds (10 s at most)."""
     stream: AsyncIterator[Batch] = source.stream(cursor)
     batches: list[Batch] = []
     seen: dict[str, Mention] = {}
     try:
         async with asyncio.timeout(10):
-            while not want <= seen.keys():
+            while not (want <= seen.keys() and until(seen)):
                 batch = await anext(stream)
                 batches.append(batch)
                 seen.update(mentions(source, batch))
@@ -181,7 +184,8 @@ async def test_hostile_html_unknown_fields_and_parent(
         "https://bikes.example/users/odile/statuses/9931"
     ]
     assert reply.text == "#moonbeam support answered in 5 minutes click& fixed it"
-    assert "script" not in reply.text and "alert" not in reply.text
+    assert "script" not in reply.text
+    assert "alert" not in reply.text
     assert reply.author.handle == "@odile@bikes.example"
     assert reply.author.name == "Odile Rider"  # bidi override removed
     assert reply.author.verified is False
@@ -341,3 +345,131 @@ async def test_token_never_in_logs_or_errors(
     texts = [str(info.value), repr(info.value), caplog.text, repr(source.options)]
     texts += [str(exc) for exc in (info.value.__cause__, info.value.__context__) if exc]
     assert not [t for t in texts if TOKEN in t]
+
+
+# -- streaming -----------------------------------------------------------------------------
+
+URI_4 = "https://bikes.example/users/odile/statuses/9940"
+URI_5 = "https://toot.example/users/ines/statuses/113500000000000105"
+
+
+def status(n: int) -> dict[str, Any]:
+    return dict(fixture("tag_moonbeam.json")[0], id=str(n), uri=f"https://toot.example/s/{n}")
+
+
+def cursor_at(instance: str, newest: str) -> str:
+    return json.dumps({"v": 1, "newest": {instance: {"tag:moonbeam": newest}}})
+
+
+async def test_stream_updates_edits_deletes_heartbeats(
+    server: Any, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    timeline(server, f"/a{TAG}", {})
+    sse(server, f"/a{STREAM}", [(FIXTURES / "stream_hashtag.txt").read_bytes()])
+    source = make(client, server.url("/a"), access_token=TOKEN)
+    batches, seen = await collect(
+        source,
+        cursor_at(server.url("/a"), "113500000000000103"),
+        {URI_4, URI_5},
+        until=lambda seen: "completely" in seen[URI_4].text,
+    )
+    assert seen[URI_4].text == "Second ride on the #moonbeam: squeal completely gone."  # edit
+    assert seen[URI_5].text == "Thanks #moonbeam!"  # data spread over several lines
+    assert [e for b in batches for e in b.errors] == []  # delete, announcement: skipped
+    newest = read_cursor(batches[-1].cursor)[(server.url("/a"), "tag:moonbeam")]
+    assert newest == "113500000000000105"
+    (params, headers), *_ = requests_to(server, f"/a{STREAM}")
+    assert params == {"tag": "moonbeam"}
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    # caught up by REST from the cursor once connected
+    assert requests_to(server, f"/a{TAG}")[0][0]["min_id"] == "113500000000000103"
+    assert TOKEN not in caplog.text
+
+
+async def test_stream_cut_mid_message_resumes_by_rest(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    complete = b"event: update\ndata: " + body(status(1001)) + b"\n\n"
+    partial = b"event: update\ndata: " + body(status(1002))[:60]
+    sse(server, f"/a{STREAM}", [b":thump\n\n" + complete + partial])
+    timeline(server, f"/a{TAG}", {"1001": [status(1002)]})
+    source = make(client, server.url("/a"))
+    batches, _seen = await collect(
+        source,
+        cursor_at(server.url("/a"), "1000"),
+        {"https://toot.example/s/1001", "https://toot.example/s/1002"},
+    )
+    assert [e for b in batches for e in b.errors] == []  # the partial event is not an error
+    min_ids = [p.get("min_id") for p, _ in requests_to(server, f"/a{TAG}")]
+    assert min_ids[:2] == ["1000", "1001"]  # resumed after the last complete event
+    assert len(requests_to(server, f"/a{STREAM}")) >= 2
+    assert source.clock.sleeps[0] == 2.0  # type: ignore[attr-defined]  # backoff, fake clock
+    assert read_cursor(batches[-1].cursor)[(server.url("/a"), "tag:moonbeam")] == "1002"
+    # a restart from that cursor asks only for what is newer
+    assert (await make(client, server.url("/a")).fetch(batches[-1].cursor)).items == ()
+    assert requests_to(server, f"/a{TAG}")[-1][0]["min_id"] == "1002"
+
+
+async def test_stream_malformed_event_is_an_ingest_error(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    good = b"event: update\ndata: " + body(status(1001)) + b"\n\n"
+    sse(server, f"/a{STREAM}", [b"event: update\ndata: {not json\n\n" + good])
+    timeline(server, f"/a{TAG}", {})
+    source = make(client, server.url("/a"))
+    batches, _seen = await collect(
+        source, cursor_at(server.url("/a"), "1000"), {"https://toot.example/s/1001"}
+    )
+    (error,) = [e for b in batches for e in b.errors]
+    assert error.ref == f"update event on {server.url(f'/a{STREAM}?tag=moonbeam')}"
+    assert error.raw == "{not json"
+    assert "not JSON" in error.error
+
+
+async def test_stream_refused_falls_back_to_polling(
+    server: Any, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.static(f"/a{STREAM}", b'{"error":"Missing access token"}', 401)
+    timeline(server, f"/a{TAG}", {None: fixture("tag_moonbeam.json")})
+    source = make(client, server.url("/a"))
+    _batches, seen = await collect(source, None, {URI_1})
+    assert seen[URI_1].author.handle == "@ines@127.0.0.1"
+    assert "Missing access token" in caplog.text
+    assert "polling every 120s instead" in caplog.text
+    assert len(requests_to(server, f"/a{STREAM}")) == 1  # not retried
+
+
+async def test_stream_429_waits_retry_after(server: Any, client: httpx.AsyncClient) -> None:
+    calls = {"n": 0}
+    good = b"event: update\ndata: " + body(status(1001)) + b"\n\n"
+
+    def handler(h: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            server.reply(h, 429, b"{}", {"Retry-After": "60"})
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.end_headers()
+        h.wfile.write(good)
+        server.release.wait(10)
+
+    server.route(f"/a{STREAM}", handler)
+    timeline(server, f"/a{TAG}", {})
+    source = make(client, server.url("/a"))
+    await collect(source, cursor_at(server.url("/a"), "1000"), {"https://toot.example/s/1001"})
+    assert source.clock.sleeps[0] == 60  # type: ignore[attr-defined]
+
+
+async def test_stream_false_polls_every_interval(server: Any, client: httpx.AsyncClient) -> None:
+    timeline(server, f"/a{TAG}", {None: fixture("tag_moonbeam.json")})
+    source = make(client, server.url("/a"), stream=False, interval=45)
+    stream = source.stream(None)
+    first = await anext(stream)
+    second = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert len(first.items) == 3
+    assert second.items == ()
+    assert source.clock.sleeps == [45]  # type: ignore[attr-defined]
+    assert requests_to(server, f"/a{STREAM}") == []

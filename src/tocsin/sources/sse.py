@@ -87,6 +87,8 @@ class SseParser:
         if name == "data":
             self._data.append(value)
             self._size += len(value) + 1
+            if self._size > self.max_event_chars:
+                raise ValueError(f"an event is larger than {self.max_event_chars} characters")
         elif name == "event":
             self._event = value
         elif name == "id" and "\x00" not in value:
