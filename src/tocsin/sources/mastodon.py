@@ -105,6 +105,7 @@ class MastodonOptions(SourceOptions):
 
     @model_validator(mode="after")
     def _something_to_read(self) -> MastodonOptions:
+        """At least one timeline; search only with a token."""
         if not (self.hashtags or self.public or self.query):
             raise ValueError(
                 "a mastodon source needs something to listen to: set `hashtags`, "
@@ -426,6 +427,7 @@ watches) and full-text `query` search (needs an `access_token`), on one or more 
                 await self._back_off(st, exc)
 
     async def _back_off(self, st: _LaneState, exc: SourceError) -> None:
+        """Wait 2 s doubling up to 5 min, or longer if the server said so (``Retry-After``)."""
         st.failures += 1
         delay = min(300.0, 2.0 * 2 ** (st.failures - 1))
         delay = max(delay, min(exc.retry_after or 0.0, 3600.0))
@@ -433,6 +435,7 @@ watches) and full-text `query` search (needs an `access_token`), on one or more 
         await self.clock.sleep(delay)
 
     async def _poll_lane(self, st: _LaneState, queue: asyncio.Queue[_LaneOut | _Crash]) -> None:
+        """Catch the lane up by REST; hand on what changed."""
         out = await self._catch_up(st.lane, st.newest)
         st.failures = 0
         if out.items or out.errors or out.newest != st.newest:

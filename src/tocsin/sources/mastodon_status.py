@@ -37,6 +37,7 @@ def id_key(status_id: str) -> tuple[int, str]:
 
 
 def newest_id(a: str | None, b: str | None) -> str | None:
+    """The newer of two ids, either of which may be None."""
     if a is None or b is None:
         return a or b
     return max(a, b, key=id_key)
