@@ -65,6 +65,8 @@ async def test_zero_config_sources_search_google_news_for_the_terms() -> None:
             "hackernews-2",
         }
         assert [s.describe() for s in sources if s.name == "reddit"] != []
+        mastodon = [s for s in sources if s.name == "mastodon"]
+        assert [s.options.hashtags for s in mastodon] == [["acme"]]  # type: ignore[attr-defined]
         assert all(
             "acme+OR+%22service+client%22" in s.describe() for s in sources if s.name == "rss"
         )

@@ -17,6 +17,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.file",
     "tocsin.sources.hackernews",
     "tocsin.sources.reddit",
+    "tocsin.sources.mastodon",
 )
 
 

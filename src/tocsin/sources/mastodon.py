@@ -207,6 +207,13 @@ watches) and full-text `query` search (needs an `access_token`), on one or more 
         self.lanes = lanes_of(self.options)
         self._uris: OrderedDict[tuple[str, str], str] = OrderedDict()
 
+    @classmethod
+    def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
+        """The terms that can be hashtags, followed live on mastodon.social (no token needed;
+        full-text search would need one)."""
+        tags = [t for t in terms if t.replace("_", "").isalnum()][:5]
+        return [("mastodon", MastodonOptions(hashtags=tags))] if tags else []
+
     def describe(self) -> str:
         """The timelines and instances listened to."""
         return ", ".join(str(lane) for lane in self.lanes)
