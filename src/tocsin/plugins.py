@@ -18,6 +18,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.hackernews",
     "tocsin.sources.reddit",
     "tocsin.sources.mastodon",
+    "tocsin.sources.bluesky",
 )
 
 

@@ -76,7 +76,10 @@ class BlueskyOptions(SourceOptions):
     max_message_bytes: int = Field(1_000_000, ge=10_000, description="larger events skipped")
     appview_url: str = Field("https://public.api.bsky.app", description="AppView for profiles")
     search_url: str | None = Field(None, description="AppView for searchPosts (appview_url)")
-    resolve_authors: bool = Field(True, description="look handles and followers up")
+    resolve_authors: bool = Field(
+        False,
+        description="look handles and followers up for every streamed post (see the docs)",
+    )
     profile_ttl: float = Field(6 * 3600.0, ge=0, description="seconds a profile stays cached")
     profile_cache_size: int = Field(50_000, ge=1, description="profiles kept in memory")
     timeout: float = Field(10.0, gt=0, description="seconds for each AppView call")
