@@ -26,7 +26,7 @@ from typing import Any
 from tocsin.clock import Clock
 from tocsin.enrich.base import Enricher
 from tocsin.mention import Mention
-from tocsin.query import Document, Matcher
+from tocsin.query import Matcher
 from tocsin.sources.base import Batch, IngestError, RawItem, Source, SourceError
 from tocsin.store import Store
 
@@ -73,7 +73,7 @@ def match_mentions(
     """Attach the names of the watches each mention matches; drop the unmatched unless kept."""
     matched: list[Mention] = []
     for mention in mentions:
-        watches = matcher.match(Document.from_mention(mention))
+        watches = matcher.match_mention(mention)
         if watches or keep_unmatched:
             matched.append(dataclasses.replace(mention, watches=watches))
     return matched

@@ -23,3 +23,43 @@ def test_matcher_returns_sorted_matching_names() -> None:
 
 def test_empty_matcher() -> None:
     assert Matcher({}).match(Document.from_text("acme")) == ()
+
+
+def test_match_mention_is_match_of_its_document() -> None:
+    from datetime import UTC, datetime
+
+    from tocsin.mention import Author, Mention
+
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    watches = {
+        "brand": parse("acme"),
+        "fr": parse("acme lang:fr"),
+        "big": parse("followers:>1000"),
+        "title": parse('title:"rappel produit"'),
+        "not": parse("-acme"),
+        "site": parse("site:lemonde.fr verified:true"),
+    }
+    matcher = Matcher(watches)
+    mentions = [
+        Mention(
+            id=f"rss:{n}",
+            source="rss",
+            url=url,
+            text=text,
+            title=title,
+            lang=lang,
+            published_at=at,
+            seen_at=at,
+            author=Author(handle="@jo", followers=followers, verified=verified),
+        )
+        for n, (url, text, title, lang, followers, verified) in enumerate(
+            [
+                ("https://www.lemonde.fr/a", "Acme rappelle", "Rappel produit", "fr", 5000, True),
+                ("https://x.example/b", "rien", "", "en", None, False),
+                ("https://x.example/c", "ACME!", "", None, 10, False),
+            ]
+        )
+    ]
+    for m in mentions:
+        assert matcher.match_mention(m) == matcher.match(Document.from_mention(m))
+    assert matcher.match_mention(mentions[0]) == ("big", "brand", "fr", "site", "title")

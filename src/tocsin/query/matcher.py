@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 import ahocorasick
 
+from tocsin.mention import Mention
 from tocsin.query.ast import Node
 from tocsin.query.compile import Predicate, compile_query
 from tocsin.query.evaluate import Document
@@ -154,6 +155,19 @@ class Matcher:
         words = frozenset(doc.tokens.words)
         ids = self.candidates(words)
         return self._run(doc, words, ids) if ids else ()
+
+    def match_mention(self, m: Mention) -> tuple[str, ...]:
+        """`match` of ``Document.from_mention(m)``, through the fast path of `match_text`."""
+        return self.match_text(
+            m.text,
+            title=m.title,
+            lang=m.lang,
+            source=m.source,
+            author=m.author.handle,
+            url=m.url,
+            followers=m.author.followers,
+            verified=m.author.verified,
+        )
 
     def match_text(
         self,

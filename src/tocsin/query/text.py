@@ -50,7 +50,9 @@ def _parse_folds() -> dict[int, str]:
 
 _SEP_RANGES = _parse_separators()
 _FTS_FOLD = _parse_folds()
-_SEPARATORS = frozenset(c for a, b in _SEP_RANGES for c in range(a, b + 1))
+# U+0000 cannot be probed (SQLite ends the probe's string there) but FTS5 splits on it in
+# stored text ('acme\x00' matches "acme"), so it is a separator too.
+_SEPARATORS = frozenset(c for a, b in _SEP_RANGES for c in range(a, b + 1)) | {0}
 
 # Emoji and their joiners/modifiers: tocsin keeps them as their own tokens.
 _EMOJI_RANGES = (
