@@ -181,3 +181,32 @@ def test_hostile_text_is_shown_literally_never_as_markup(workspace: Path, tmp_pa
     assert "[bold" in result.output  # shown as typed (the table may wrap the rest)
     assert "[/]" in result.output
     assert "\x1b" not in result.output
+
+
+def test_sources_add_appends_a_validated_source_and_keeps_comments(workspace: Path) -> None:
+    config = workspace / "tocsin.toml"
+    before = config.read_text()
+    added = runner.invoke(
+        app, ["sources", "add", "google-news", "Crème Brûlée", "-w", str(workspace)]
+    )
+    assert added.exit_code == EXIT_OK, added.output
+    text = config.read_text()
+    assert text.startswith(before.rstrip("\n"))  # the user's comments are kept
+    assert 'name = "google-news-creme-brulee-fr"' in text
+    assert "q=Cr%C3%A8me+Br%C3%BBl%C3%A9e" in text
+    listed = runner.invoke(app, ["sources", "-w", str(workspace)])
+    assert "google-news-creme-brulee-fr" in listed.output
+
+    again = runner.invoke(
+        app, ["sources", "add", "google-news", "Crème Brûlée", "-w", str(workspace)]
+    )
+    assert again.exit_code == EXIT_USAGE  # the same name twice is refused...
+    assert config.read_text() == text  # ...and the file is left as it was
+
+    feed = runner.invoke(
+        app, ["sources", "add", "rss", "https://www.lemonde.fr/rss/une.xml", "-w", str(workspace)]
+    )
+    assert feed.exit_code == EXIT_OK, feed.output
+    assert 'name = "rss-lemonde-fr"' in config.read_text()
+    bad = runner.invoke(app, ["sources", "add", "rss", "javascript:alert(1)", "-w", str(workspace)])
+    assert bad.exit_code == EXIT_USAGE

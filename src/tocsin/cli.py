@@ -39,9 +39,10 @@ from tocsin import __version__
 from tocsin.clock import SystemClock
 from tocsin.config import ConfigError, Settings, load_settings, unknown_env_vars
 from tocsin.mention import Mention
+from tocsin.normalise import site_of
 from tocsin.pipeline import BatchReport, Pipeline
 from tocsin.plugins import source_classes
-from tocsin.query import Document, Node, QueryError, describe, explain, matches, parse
+from tocsin.query import Document, Node, QueryError, describe, explain, fold, matches, parse
 from tocsin.redaction import redact_url
 from tocsin.runtime import (
     build_matcher,
@@ -55,9 +56,10 @@ from tocsin.runtime import (
     zero_config_sources,
 )
 from tocsin.sources.file import ImportOptions, ImportSource, ReplayOptions, ReplaySource
+from tocsin.sources.rss import google_news_url
 from tocsin.store import Store
 from tocsin.watch import watch_live
-from tocsin.workspace import find_workspace, init_workspace
+from tocsin.workspace import add_source, find_workspace, init_workspace
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -597,6 +599,48 @@ def sources(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
                 error,
             )
         out.print(table)
+
+
+_RECIPES = ("google-news", "google-alerts", "rss")
+
+
+def _default_source_name(recipe: str, target: str, lang: str) -> str:
+    """`google-news-acme-fr` for a search, `rss-lemonde-fr` for a feed."""
+    words = target if recipe == "google-news" else site_of(target)
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(words)).strip("-")[:40].strip("-") or "feed"
+    return f"{recipe}-{slug}-{lang}" if recipe == "google-news" else f"{recipe}-{slug}"
+
+
+@sources_app.command("add")
+def sources_add(
+    recipe: Annotated[str, typer.Argument(help="google-news, google-alerts or rss.")],
+    target: Annotated[str, typer.Argument(help="google-news: a search; others: a feed URL.")],
+    workspace: WorkspaceOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Source name (default: from the target).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="google-news: language of the edition.")] = "fr",
+    country: Annotated[str, typer.Option(help="google-news: country of the edition.")] = "FR",
+    interval: Annotated[int, typer.Option(min=60, help="Seconds between polls.")] = 900,
+) -> None:
+    """Add a news source to tocsin.toml: a Google News search, a Google Alerts feed, a feed."""
+    if recipe not in _RECIPES:
+        raise _fail(f"unknown recipe {recipe!r}: choose {', '.join(_RECIPES)}")
+    with _workspace(workspace) as (folder, _settings):
+        url = google_news_url(target, lang, country) if recipe == "google-news" else target
+        default = _default_source_name(recipe, target, lang)
+        comment = f"Added by `tocsin sources add {recipe}` on {datetime.now(UTC):%Y-%m-%d}."
+        try:
+            add_source(
+                folder,
+                "rss",
+                name or default,
+                {"url": url, "interval": interval},
+                comment=comment,
+            )
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+        out.print(f"added source [bold]{escape(name or default)}[/]: {escape(url)}")
 
 
 @sources_app.command("types")

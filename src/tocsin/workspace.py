@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
-from tocsin.config import CONFIG_FILE, ConfigError, Problem
+from tocsin.config import CONFIG_FILE, ConfigError, Problem, load_settings
 
-__all__ = ["WORKSPACE_ENV", "find_workspace", "init_workspace", "template_text"]
+__all__ = ["WORKSPACE_ENV", "add_source", "find_workspace", "init_workspace", "template_text"]
 
 WORKSPACE_ENV = "TOCSIN_WORKSPACE"
 _NAME_LINE = re.compile(r'^name = "Acme"$', re.MULTILINE)
@@ -84,3 +84,37 @@ def find_workspace(start: Path | None = None, env: Mapping[str, str] = os.enviro
         )
         raise ConfigError(file, [problem])
     return folder.absolute()
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to tocsin.toml")
+
+
+def add_source(
+    workspace: Path, kind: str, name: str, options: Mapping[str, object], *, comment: str = ""
+) -> Path:
+    """Append a ``[[sources]]`` table to the workspace's tocsin.toml, keeping its comments.
+
+    The file is validated afterwards; if the new table is wrong (duplicate name, bad option),
+    the file is put back as it was and the `ConfigError` says why.
+    """
+    path = workspace / CONFIG_FILE
+    before = path.read_text(encoding="utf-8")
+    lines = ["", *(f"# {line}" for line in comment.splitlines()), "[[sources]]"]
+    lines += [f"type = {_toml_value(kind)}", f"name = {_toml_value(name)}"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in options.items()]
+    path.write_text(before.rstrip("\n") + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_settings(workspace, env={})
+    except ConfigError:
+        path.write_text(before, encoding="utf-8")
+        raise
+    return path
