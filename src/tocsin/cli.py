@@ -38,6 +38,7 @@ from rich.text import Text
 from tocsin import __version__
 from tocsin.clock import SystemClock
 from tocsin.config import ConfigError, Settings, load_settings, unknown_env_vars
+from tocsin.health import source_status
 from tocsin.mention import Mention
 from tocsin.normalise import site_of
 from tocsin.pipeline import BatchReport, Pipeline
@@ -549,6 +550,9 @@ def query_check(
 # --- sources -------------------------------------------------------------------------------
 
 
+_STATUS_STYLE = {"ok": "green", "failing": "yellow", "down": "bold red", "silent": "bold red"}
+
+
 def _ago(at: datetime | None, now: datetime) -> str:
     if at is None:
         return "never"
@@ -574,29 +578,25 @@ def sources(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
         table = Table(
             Column("name", no_wrap=True),
             Column("type", no_wrap=True),
+            Column("status", no_wrap=True),
             "listens to",
             "last success",
             "items/min",
-            "last error",
+            "why",
         )
         for kind, name, options in settings.source_configs():
             h = health.get(name)
+            status = source_status(h, interval=getattr(options, "interval", None), now=now)
             target = str(getattr(options, "url", "") or getattr(options, "path", ""))
-            error = ""
-            if (
-                h
-                and h.last_error
-                and (h.last_success_at is None or (h.last_error_at or now) > h.last_success_at)
-            ):
-                error = f"{_ago(h.last_error_at, now)}: {h.last_error}"
-            _row(
-                table,
-                name,
-                kind,
+            cells = [
                 target,
                 _ago(h.last_success_at if h else None, now),
                 f"{h.items_per_minute:.1f}" if h else "0.0",
-                error,
+                status.reason,
+            ]
+            style = _STATUS_STYLE.get(status.state, "")
+            table.add_row(
+                Text(name), Text(kind), Text(status.state, style=style), *map(Text, cells)
             )
         out.print(table)
 
