@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -184,3 +184,39 @@ async def test_stop_drains_in_flight_batches_and_commits_their_cursors(store: St
     stored = store.count()
     assert stored == len(seen) >= 5
     assert store.get_cursor("src") == str(stored)
+
+
+class RefreshingSource(ListSource):
+    """One batch, then silence; `refresh` returns the items with their text edited."""
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        for batch in self.batches:
+            yield batch
+        await asyncio.Event().wait()  # a live source that has nothing more to say
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        self.refreshed_ids = list(native_ids)
+        return [RawItem("src", n, {"text": "plus rien à voir"}) for n in native_ids]
+
+
+async def test_recent_mentions_are_refreshed_and_kept_even_if_they_no_longer_match(
+    store: Store,
+) -> None:
+    clock = FakeClock(NOW)
+    source = RefreshingSource("src", [_batch(0, ["Acme a"])], clock=clock)
+    stop = asyncio.Event()
+    reports: list[BatchReport] = []
+
+    def on_batch(report: BatchReport) -> None:
+        reports.append(report)
+        if any(m.text == "plus rien à voir" for m in report.mentions):
+            stop.set()
+
+    await _pipeline(store, [source], clock, on_batch=on_batch).run(stop)
+    assert source.refreshed_ids == ["0-0"]
+    assert clock.now() >= NOW + timedelta(minutes=5)  # the first step of the schedule
+    stored = store.get("fake:0-0")
+    assert stored is not None
+    assert stored.text == "plus rien à voir"
+    assert stored.watches == ("brand",)  # the watch that matched first is kept
+    assert store.due_for_refresh("fake", now=NOW + timedelta(minutes=6)) == []

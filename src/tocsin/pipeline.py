@@ -25,7 +25,7 @@ from typing import Any
 
 from tocsin.clock import Clock
 from tocsin.enrich.base import Enricher
-from tocsin.mention import Mention
+from tocsin.mention import Mention, split_id
 from tocsin.query import Matcher
 from tocsin.sources.base import Batch, IngestError, RawItem, Source, SourceError
 from tocsin.store import Store
@@ -127,6 +127,9 @@ class Backoff:
 
 _DONE = object()
 
+#: Seconds between two looks at the refresh schedule when nothing is due.
+REFRESH_POLL = 60.0
+
 
 class Pipeline:
     """Runs sources into the store until stopped or until every source is exhausted."""
@@ -164,13 +167,18 @@ class Pipeline:
             asyncio.create_task(self._collect(source, stop), name=f"collect-{source.key}")
             for source in self.sources
         ]
+        refreshers = [
+            asyncio.create_task(self._refresh(source), name=f"refresh-{source.key}")
+            for source in self._refreshing_sources()
+        ]
         stopper: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="tocsin-stop")
         all_done: asyncio.Future[Any] = asyncio.gather(*collectors, return_exceptions=True)
         try:
             await asyncio.wait({stopper, all_done}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in collectors:
+            for task in [*collectors, *refreshers]:
                 task.cancel()
+            await asyncio.gather(*refreshers, return_exceptions=True)
             await asyncio.gather(all_done, return_exceptions=True)
             stopper.cancel()
             await self._queue.put(_DONE)
@@ -208,6 +216,37 @@ class Pipeline:
                 delay = self.backoff.delay(failures, retry_after)
                 await self._failed(source, exc, failures, delay)
                 await self.clock.sleep(delay)
+
+    def _refreshing_sources(self) -> list[Source]:
+        """One source per platform that can re-poll engagement (the first configured)."""
+        chosen: dict[str, Source] = {}
+        for source in self.sources:
+            if source.can_refresh:
+                chosen.setdefault(source.name, source)
+        return list(chosen.values())
+
+    async def _refresh(self, source: Source) -> None:
+        """Re-poll the metrics of `source`'s recent mentions as they fall due, forever.
+
+        A refresh is marked done once its batch is queued: a crash before it is stored
+        skips one refresh step of those mentions (their metrics catch up at the next one).
+        """
+        while True:
+            now = self.clock.now()
+            try:
+                ids = await asyncio.to_thread(
+                    self.store.due_for_refresh, source.name, now=now, limit=source.refresh_batch
+                )
+                if ids:
+                    items = await source.refresh([split_id(i)[1] for i in ids]) or []
+                    await self._queue.put((source, Batch(items=tuple(items), refreshed=True)))
+                    await asyncio.to_thread(self.store.refreshed, ids, now=now)
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s: engagement refresh failed: %s", source.key, exc)
+            await self.clock.sleep(REFRESH_POLL)
 
     async def _failed(self, source: Source, exc: Exception, failures: int, delay: float) -> None:
         message = str(exc) or type(exc).__name__
@@ -259,9 +298,8 @@ class Pipeline:
     async def _store_batch(self, source: Source, batch: Batch) -> BatchReport:
         now = self.clock.now()
         mentions, errors = normalise_batch(source, batch.items, now)
-        matched = match_mentions(
-            self.matcher, mentions, keep_unmatched=self._keep_unmatched(source)
-        )
+        keep = batch.refreshed or self._keep_unmatched(source)
+        matched = match_mentions(self.matcher, mentions, keep_unmatched=keep)
         if matched and self.enrichers:
             matched = enrich_mentions(self.enrichers, matched)
         all_errors = [*batch.errors, *errors]

@@ -618,3 +618,26 @@ def test_subscribe_url_asks_for_posts_only() -> None:
 def test_hookimpl_registers_the_source() -> None:
     assert bluesky.tocsin_sources() == [BlueskySource]
     assert BlueskySource.name == "bluesky"
+
+
+async def test_refresh_reads_current_counts_through_get_posts(
+    appview: AppView, client: httpx.AsyncClient
+) -> None:
+    page = json.loads((FIXTURES / "search_page1.json").read_text(encoding="utf-8"))
+    asked: list[list[str]] = []
+
+    def get_posts(handler: BaseHTTPRequestHandler) -> None:
+        uris = parse_qs(urlsplit(handler.path).query).get("uris", [])
+        asked.append(uris)
+        posts = [p for p in page["posts"] if p["uri"] in uris]
+        appview.server.reply(handler, 200, json.dumps({"posts": posts}).encode())
+
+    appview.server.route("/xrpc/app.bsky.feed.getPosts", get_posts)
+    source = make_source(["ws://127.0.0.1:9/subscribe"], client, FakeClock(), appview.url)
+    assert source.can_refresh
+    wanted = [p["uri"] for p in page["posts"][:2]]
+    items = await source.refresh(wanted)
+    assert asked == [wanted]
+    refreshed = [source.normalise(item) for item in items]
+    assert [m.id for m in refreshed] == [f"bluesky:{uri}" for uri in wanted]
+    assert refreshed[0].metrics.likes == page["posts"][0]["likeCount"]

@@ -308,3 +308,18 @@ def test_registered_by_hook() -> None:
     assert opts.subreddits == ["France"]
     assert opts.base_url == "https://www.reddit.com"
     assert opts.max_requests_per_minute == 8
+
+
+async def test_refresh_reads_current_counts_through_api_info(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    server.static("/api/info.json", fixture("search_new.json"))
+    source = make_source(client, server, query="Acme")
+    assert source.can_refresh
+    items = await source.refresh(["t3_1qx7abc", "t3_1qx6zzz", "not-a-fullname"])
+    mentions = [source.normalise(item) for item in items]
+    assert [m.id for m in mentions] == ["reddit:t3_1qx7abc", "reddit:t3_1qx6zzz"]
+    assert (mentions[0].metrics.likes, mentions[0].metrics.replies) == (57, 14)
+    path, _headers = server.requests[0]
+    assert params(path)["id"] == "t3_1qx7abc,t3_1qx6zzz"
+    assert await source.refresh(["nothing"]) == []

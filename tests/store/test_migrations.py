@@ -20,6 +20,7 @@ TABLES = {
     "source_health",
     "source_health_minutes",
     "ingest_errors",
+    "mention_refresh",
 }
 
 
@@ -40,7 +41,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
         db.upgrade()
         assert _tables(db) == before
         assert before >= TABLES
-        assert _revision(db) == "0001"
+        assert _revision(db) == "0002"
         assert (db.count(), db.get_cursor("rss")) == (1, "c")
 
 

@@ -70,6 +70,9 @@ class Batch:
     items: tuple[RawItem, ...] = ()
     cursor: str | None = None
     errors: tuple[IngestError, ...] = ()
+    refreshed: bool = False
+    """Current versions of stored mentions (engagement refresh): stored even if no watch
+    matches them any more, so their metrics stay true."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,19 @@ class Source(abc.ABC):
     def describe(self) -> str:
         """One line for tables: what this instance listens to."""
         return self.name
+
+    #: How many items one `refresh` call may ask for.
+    refresh_batch: ClassVar[int] = 100
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem] | None:
+        """Fetch the current version of these items (for their metrics), or None when the
+        platform cannot; the pipeline re-polls recent mentions on a decaying schedule."""
+        return None
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether this source's class implements `refresh`."""
+        return type(self).refresh is not Source.refresh
 
     @classmethod
     def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from websockets.asyncio.client import ClientConnection, connect
@@ -42,7 +42,7 @@ from tocsin.sources.bluesky_post import (
     post_view_mention,
     uri_did_rkey,
 )
-from tocsin.sources.bluesky_search import backfill_batches
+from tocsin.sources.bluesky_search import backfill_batches, fetch_posts
 from tocsin.sources.http import USER_AGENT
 
 __all__ = ["DEFAULT_INSTANCES", "BlueskyOptions", "BlueskySource", "subscribe_url"]
@@ -186,6 +186,20 @@ Every public **Bluesky** post, in real time, through a public **Jetstream** inst
     def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
         """One instance that streams all posts and backfills `terms` by search."""
         return [(PLATFORM, BlueskyOptions(backfill_queries=list(terms)))]
+
+    refresh_batch = 25  # app.bsky.feed.getPosts takes at most 25 uris
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current like, repost, reply and quote counts through app.bsky.feed.getPosts."""
+        base = (self.options.search_url or self.options.appview_url).rstrip("/")
+        uris = "&".join(f"uris={quote(uri, safe='')}" for uri in native_ids[: self.refresh_batch])
+        url = f"{base}/xrpc/app.bsky.feed.getPosts?{uris}"
+        posts, _ = await fetch_posts(self, url)
+        return [
+            RawItem(self.key, str(post.get("uri")), {"post": post}, f"post {n} of {url}")
+            for n, post in enumerate(posts, 1)
+            if isinstance(post, dict)
+        ]
 
     def describe(self) -> str:
         """The first instance and the backfill queries."""

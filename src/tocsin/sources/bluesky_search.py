@@ -53,7 +53,7 @@ async def backfill_batches(
         for page in range(1, opts.backfill_max_pages + 1):
             url = search_url(base, query, since, page_cursor)
             try:
-                posts, page_cursor = await _page(source, url)
+                posts, page_cursor = await fetch_posts(source, url)
             except HttpStatusError as exc:
                 if exc.status in (401, 403):
                     problems.append(_auth_message(base, exc.status))
@@ -77,7 +77,7 @@ def _auth_message(base: str, status: int) -> str:
     )
 
 
-async def _page(source: BlueskySource, url: str) -> tuple[list[Any], str | None]:
+async def fetch_posts(source: BlueskySource, url: str) -> tuple[list[Any], str | None]:
     """One searchPosts answer: its posts and the cursor of the next page (None: last)."""
     response = await http_fetch(
         source.client, url, max_bytes=_MAX_BODY, timeout=source.options.timeout, clock=source.clock

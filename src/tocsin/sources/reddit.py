@@ -205,6 +205,25 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
         query = " OR ".join(f'"{t}"' if " " in t else t for t in terms)
         return [("reddit", RedditOptions(query=query))]
 
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current score and comment counts of up to 100 posts/comments via /api/info.json."""
+        names = [n for n in native_ids if _FULLNAME.fullmatch(n)][: self.refresh_batch]
+        if not names:
+            return []
+        url = f"{self.options.base_url}/api/info.json?id={','.join(names)}&raw_json=1"
+        children, _ = await self._listing(url)
+        items: list[RawItem] = []
+        for n, child in enumerate(children, 1):
+            try:
+                kind, data, name, _created = _identify(child)
+            except ValueError:
+                continue  # a refresh that cannot be read changes nothing
+            if kind is not None and not _is_gone(kind, data):
+                items.append(
+                    RawItem(self.key, name, {"kind": kind, "data": data}, f"item {n} of {url}")
+                )
+        return items
+
     def describe(self) -> str:
         """The search words and subreddits."""
         return ", ".join(e.key for e in self.endpoints())
@@ -404,6 +423,9 @@ def _created(child: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+_FULLNAME = re.compile(r"t[13]_[a-z0-9]+")
 
 
 def _is_gone(kind: str, data: Mapping[str, Any]) -> bool:

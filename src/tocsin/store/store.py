@@ -21,12 +21,14 @@ from sqlalchemy.engine import Engine
 from tocsin.mention import Mention
 from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
+from tocsin.store import refresh
 from tocsin.store import search as search_sql
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
 from tocsin.store.tables import (
     FTS_TABLE,
     ingest_errors,
+    mention_refresh,
     mention_watches,
     mentions,
     mentions_pg,
@@ -142,6 +144,7 @@ class Store:
             if self.dialect == "sqlite":
                 self._index_sqlite(conn, batch, pks)
             self._add_watches(conn, batch, now)
+            refresh.schedule(conn, (m for m in batch if m.id not in existing), now)
             if errors:
                 rows = [error_row(e.source, e.ref, e.error, e.raw, e.at) for e in errors]
                 conn.execute(sa.insert(ingest_errors), rows)
@@ -363,6 +366,17 @@ class Store:
 
     # -- retention -------------------------------------------------------------------------
 
+    def due_for_refresh(self, source: str, *, now: datetime, limit: int = 100) -> list[str]:
+        """Ids of the platform `source`'s mentions whose engagement should be re-polled now."""
+        with self.engine.connect() as conn:
+            return refresh.due(conn, source, now, limit)
+
+    def refreshed(self, mention_ids: Sequence[str], *, now: datetime) -> None:
+        """Record that these mentions were re-polled: move them to their next refresh."""
+        with self._write() as conn, conn.begin():
+            for chunk in _chunks(mention_ids):
+                refresh.advance(conn, chunk, now)
+
     def purge(
         self, *, mentions_before: datetime | None = None, errors_before: datetime | None = None
     ) -> int:
@@ -380,6 +394,7 @@ class Store:
     def _purge_mentions(self, conn: sa.Connection, before: datetime) -> int:
         old = sa.select(mentions.c.id).where(mentions.c.published_at < before)
         conn.execute(sa.delete(mention_watches).where(mention_watches.c.mention_id.in_(old)))
+        conn.execute(sa.delete(mention_refresh).where(mention_refresh.c.mention_id.in_(old)))
         if self.dialect == "sqlite":
             old_pks = sa.select(mentions.c.pk).where(mentions.c.published_at < before)
             fts = sa.table(FTS_TABLE, sa.column("rowid"))

@@ -22,6 +22,7 @@ __all__ = [
     "FTS_TABLE",
     "UTCDateTime",
     "ingest_errors",
+    "mention_refresh",
     "mention_watches",
     "mentions",
     "mentions_pg",
@@ -171,3 +172,20 @@ ingest_errors = sa.Table(
 )
 sa.Index("ix_ingest_errors_at", ingest_errors.c.at)
 sa.Index("ix_ingest_errors_source", ingest_errors.c.source, ingest_errors.c.id)
+
+mention_refresh = sa.Table(
+    "mention_refresh",
+    metadata,
+    sa.Column(
+        "mention_id",
+        sa.Text,
+        sa.ForeignKey("mentions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+)
+"""When each recent mention's engagement is next re-polled (see `tocsin.store.refresh`)."""
+sa.Index("ix_mention_refresh_due", mention_refresh.c.source, mention_refresh.c.due_at)
