@@ -19,6 +19,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.reddit",
     "tocsin.sources.mastodon",
     "tocsin.sources.bluesky",
+    "tocsin.sources.webpage",
+    "tocsin.sources.facebook",
 )
 
 
