@@ -21,6 +21,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.bluesky",
     "tocsin.sources.webpage",
     "tocsin.sources.facebook",
+    "tocsin.sources.youtube",
+    "tocsin.sources.x",
 )
 
 
