@@ -64,3 +64,23 @@ def test_query_language_documented_mistakes_are_refused() -> None:
     for query in mistakes:
         with pytest.raises(QueryError):
             parse(query)
+
+
+def test_the_plugin_example_in_sources_md_defines_a_working_source() -> None:
+    import types
+
+    import pluggy
+
+    from tocsin import hookspecs
+    from tocsin.sources.base import Source
+
+    doc = (DOCS / "sources.md").read_text(encoding="utf-8")
+    code = doc.split("## Writing a source plugin", 1)[1].split("```python\n", 1)[1]
+    module = types.ModuleType("my_forum_plugin")
+    exec(compile(code.split("```", 1)[0], "docs/sources.md", "exec"), module.__dict__)
+    pm = pluggy.PluginManager("tocsin")
+    pm.add_hookspecs(hookspecs)
+    pm.register(module)
+    forum = source_classes(pm)["forum"]
+    assert issubclass(forum, Source)
+    assert forum.Options(url="https://forum.example/api").interval == 600
