@@ -1,7 +1,8 @@
 """Watch matching throughput: tocsin's compiled Matcher beside two baselines, in one run.
 
     python bench/match.py [--corpus FILE] [--queries 100 1000 10000 100000] [--posts N]
-                          [--seed S] [--budget SECONDS] [--batch N] [--lang fr]
+                          [--seed S] [--budget SECONDS] [--lang fr]
+                          [--brands synthetic|corpus] [--brand-share 0.03]
 
 Engines, same posts and same queries, one core:
 
@@ -15,8 +16,12 @@ Engines, same posts and same queries, one core:
            FTS5 expression are evaluated on every post of the batch (what the store does).
 
 Without --corpus, posts are generated (French and English, Zipf word frequencies, hashtags,
-handles, emoji). Queries are generated from the corpus' own vocabulary with a seed: brand
-terms (rarer words), phrases, OR lists, NOT exclusions, NEAR, wildcards, field filters.
+handles, emoji). With the default ``--brands synthetic``, watch ``i`` watches its own
+made-up brand name (a rare proper noun), and ``--brand-share`` (3 %) of the posts name a
+brand, drawn Zipf over all the brands, so a firehose post rarely names a watched brand (the
+table says how many do); ``--brands corpus`` is the older generator (brands are the corpus'
+rarer words, shared by many watches). Each watch combines its brand with the corpus'
+common words: phrases, OR lists, NOT exclusions, NEAR, wildcards, field filters.
 Slow engines run until --budget seconds are spent and are extrapolated (the table says on
 how many posts). All engines must agree on every post they all ran before any speed prints.
 """
@@ -24,6 +29,7 @@ how many posts). All engines must agree on every post they all ran before any sp
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import resource
 import sqlite3
@@ -70,6 +76,12 @@ EN = _split(
 )
 SYLLABLES = _split("ka lo mi ra ne to vu pi sé zo la ré bi fa do gu te ni po xa qui ber vel tan")
 EMOJI = ["🔥", "😡", "👍", "🙏", "😂", "💔"]
+# Brand names are built from syllables the other made-up words never use, so a brand is a
+# rare proper noun that only occurs where a post names it.
+BRAND_SYLLABLES = _split(
+    "zar kel mox tri van dor quin bex lum syn hal cor vex nio pra sto gri fen jul wat "
+    "kry osk ult bram dex fyr gon hex ix jor kov lyx myr nov orb plex quar rix sol tor"
+)
 
 
 def _made_words(rng: random.Random, n: int) -> list[str]:
@@ -114,6 +126,48 @@ def generate_posts(n: int, seed: int) -> list[Post]:
     return posts
 
 
+def brand_names(n: int, seed: int) -> list[str]:
+    """`n` distinct synthetic brand names (lower case, 5+ letters), in a seeded order."""
+    rng = random.Random(seed)
+    out: dict[str, None] = {}
+    while len(out) < n:
+        name = "".join(rng.choice(BRAND_SYLLABLES) for _ in range(rng.choice((2, 3, 3, 4))))
+        if len(name) >= 5:
+            out.setdefault(name)
+    return list(out)
+
+
+def mention_brands(
+    posts: Sequence[Post], brands: list[str], share: float, seed: int
+) -> tuple[list[Post], list[int]]:
+    """Name a brand in a `share` of the posts; (new posts, best brand rank per post).
+
+    Brands are drawn Zipf (s = 1) over `brands`, so popular brands are mentioned most; one
+    brand post in ten names two. Watch ``i`` watches ``brands[i]``: with ``n`` watches a post
+    mentions a watched brand when its rank is below ``n``. The rank is ``len(brands)`` for a
+    post that names none.
+    """
+    rng = random.Random(seed)
+    cum = _zipf_weights(len(brands), 1.0)
+    out: list[Post] = []
+    ranks: list[int] = []
+    for text, lang in posts:
+        best = len(brands)
+        if rng.random() < share:
+            words = text.split(" ")
+            for _ in range(2 if rng.random() < 0.1 else 1):
+                rank = bisect.bisect_left(cum, rng.random() * cum[-1])
+                best = min(best, rank)
+                name = brands[rank]
+                form = rng.choices(("cap", "low", "#", "@"), weights=(70, 20, 5, 5))[0]
+                written = {"cap": name.capitalize(), "low": name}.get(form, form + name)
+                words.insert(rng.randrange(len(words) + 1), written)
+            text = " ".join(words)
+        out.append((text, lang))
+        ranks.append(best)
+    return out, ranks
+
+
 def read_corpus(path: Path, lang: str | None, limit: int) -> list[Post]:
     """One post per non-empty line."""
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
@@ -153,15 +207,22 @@ def _query(rng: random.Random, brand: str, ctx: Callable[[], str]) -> str:
     return f'"{ctx()} {ctx()}"~2 {brand} -source:reddit'
 
 
-def generate_queries(n: int, brands: list[str], context: list[str], seed: int) -> dict[str, Node]:
-    """`n` realistic watches; the brand of each is drawn (mildly Zipf) from `brands`."""
+def generate_queries(
+    n: int, brands: list[str], context: list[str], seed: int, *, own: bool = False
+) -> dict[str, Node]:
+    """`n` watches; watch ``i`` watches ``brands[i]`` (`own`) or a brand drawn (mildly Zipf).
+
+    ``own=False`` is the older generator (``--brands corpus``): brands are the corpus'
+    rarer words, shared by many watches, and many posts match.
+    """
     rng = random.Random(seed)
     cum = _zipf_weights(len(brands), 0.3)
+
+    def brand(i: int) -> str:
+        return brands[i] if own else rng.choices(brands, cum_weights=cum)[0]
+
     return {
-        f"q{i:06d}": parse(
-            _query(rng, rng.choices(brands, cum_weights=cum)[0], lambda: rng.choice(context))
-        )
-        for i in range(n)
+        f"q{i:06d}": parse(_query(rng, brand(i), lambda: rng.choice(context))) for i in range(n)
     }
 
 
@@ -319,10 +380,15 @@ def matcher_memory(watches: dict[str, Node], posts: Sequence[Post]) -> float:
 
 
 def bench_size(
-    n: int, brands: list[str], context: list[str], posts: Sequence[Post], args: argparse.Namespace
+    n: int,
+    brands: list[str],
+    context: list[str],
+    posts: Sequence[Post],
+    args: argparse.Namespace,
+    ranks: list[int] | None = None,
 ) -> dict[str, object]:
     """All engines at `n` queries; the row of the result table."""
-    watches = generate_queries(n, brands, context, args.seed)
+    watches = generate_queries(n, brands, context, args.seed, own=ranks is not None)
     timings: dict[str, Timing] = {}
     with Progress(console=console, transient=True) as bar:
         for engine in ENGINES:
@@ -338,6 +404,7 @@ def bench_size(
         "matched": matched / len(posts),
         "fts_exact": exact / n,
         "mem": matcher_memory(watches, posts),
+        "brand": None if ranks is None else sum(r < n for r in ranks) / len(posts),
         "compile": timings["tocsin"].setup_s,
     }
 
@@ -346,7 +413,7 @@ def report(rows: list[dict[str, object]], total_posts: int) -> Table:
     """The result table."""
     table = Table(title=f"posts/s on one core ({total_posts:,} posts)")
     columns = "queries tocsin doc-path naive fts5 tocsin/naive tocsin/fts5 compile-s matcher-MiB"
-    for col in [*columns.split(), "agreed on", "posts matched"]:
+    for col in [*columns.split(), "agreed on", "watched brand", "posts matched"]:
         table.add_column(col, justify="right")
     for row in rows:
         t: dict[str, Timing] = row["t"]  # type: ignore[assignment]
@@ -361,6 +428,7 @@ def report(rows: list[dict[str, object]], total_posts: int) -> Table:
             f"{row['compile']:.2f}",
             f"{row['mem']:.1f}",
             f"{row['common']:,}",
+            "-" if row["brand"] is None else f"{row['brand']:.1%}",
             f"{row['matched']:.1%}",
         )
     return table
@@ -374,18 +442,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--posts", type=int, default=20_000, help="posts (generated or read)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget", type=float, default=15.0, help="seconds per slow engine")
+    parser.add_argument(
+        "--brands",
+        choices=("synthetic", "corpus"),
+        default="synthetic",
+        help="synthetic: each watch its own made-up brand, named in --brand-share of the posts "
+        "(default); corpus: the older generator, brands drawn from the corpus' rarer words",
+    )
+    parser.add_argument(
+        "--brand-share", type=float, default=0.03, help="share of posts naming a brand"
+    )
     args = parser.parse_args(argv)
     if args.corpus:
         posts = read_corpus(args.corpus, args.lang, args.posts)
     else:
         posts = generate_posts(args.posts, args.seed)
     brands, context = vocabulary(posts)
-    console.print(f"{len(posts):,} posts, {len(brands):,} brand-like words; seed {args.seed}")
+    ranks: list[int] | None = None
+    if args.brands == "synthetic":
+        brands = brand_names(max(100_000, *args.queries), args.seed + 2)
+        posts, ranks = mention_brands(posts, brands, args.brand_share, args.seed + 3)
+        named = sum(r < len(brands) for r in ranks) / len(posts)
+        console.print(f"{len(posts):,} posts, {named:.1%} naming one of {len(brands):,} brands")
+    else:
+        console.print(f"{len(posts):,} posts, {len(brands):,} brand-like words; seed {args.seed}")
     rows = []
     for n in args.queries:
-        rows.append(bench_size(n, brands, context, posts, args))
+        rows.append(bench_size(n, brands, context, posts, args, ranks))
         console.print(f"{n:,} queries done; all engines agree")
-    Console(width=200).print(report(rows, len(posts)))
+    Console(width=220).print(report(rows, len(posts)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak RSS {peak:,.0f} MiB; naive/fts5 (n) = extrapolated from n posts")
 

@@ -63,3 +63,17 @@ def test_match_mention_is_match_of_its_document() -> None:
     for m in mentions:
         assert matcher.match_mention(m) == matcher.match(Document.from_mention(m))
     assert matcher.match_mention(mentions[0]) == ("big", "brand", "fr", "site", "title")
+
+
+def test_anchors_avoid_words_many_watches_share() -> None:
+    from tocsin.query.prefilter import anchors, shared_counts
+
+    watches = [parse(f'"{brand} remboursement"') for brand in ("zarkel", "moxtri", "vanbex")]
+    shared = shared_counts(watches)
+    assert shared[("w", "remboursement")] == 3
+    assert anchors(watches[0]) == {("w", "remboursement")}  # longest word, alone
+    assert anchors(watches[0], shared) == {("w", "zarkel")}
+    matcher = Matcher({f"w{i}": node for i, node in enumerate(watches)})
+    assert matcher.match_text("Zarkel remboursement") == ("w0",)
+    assert matcher.match_text("remboursement, #moxtri") == ()
+    assert matcher.match_text("le @Moxtri remboursement") == ("w1",)

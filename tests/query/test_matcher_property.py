@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tocsin.query import And, Document, Field, Matcher, Near, Node, Not, Or, Phrase, Term, matches
 from tocsin.query import Wildcard as Wild
-from tocsin.query.prefilter import anchors
+from tocsin.query.prefilter import anchors, shared_counts
 
 WORDS = [
     "acme", "Acme", "ACME", "service", "client", "école", "ecole", "Ecole", "œuvre", "oeuvre",
@@ -119,18 +119,23 @@ def test_compiled_matcher_agrees_with_each_query_alone(
 
 
 @settings(max_examples=150, deadline=None)
-@given(queries, texts())
-def test_anchors_are_necessary(node: Node, text: str) -> None:
-    """A document a query matches always contains one of the query's anchors."""
+@given(queries, st.lists(queries, max_size=4), texts())
+def test_anchors_are_necessary(node: Node, others: list[Node], text: str) -> None:
+    """A document a query matches always contains one of the query's anchors.
+
+    With or without the watch set's shared counts, which only change the choice.
+    """
     doc = Document.from_text(text)
-    found = anchors(node)
-    if found is None or not matches(node, doc):
+    if not matches(node, doc):
         return
     words = set(doc.tokens.words)
-    assert any(
-        (text in words) if kind == "w" else any(w.startswith(text) for w in words)
-        for kind, text in found
-    ), (node, text, found)
+    for found in (anchors(node), anchors(node, shared_counts([node, *others]))):
+        if found is None:
+            continue
+        assert any(
+            (text in words) if kind == "w" else any(w.startswith(text) for w in words)
+            for kind, text in found
+        ), (node, text, found)
 
 
 @settings(max_examples=60, deadline=None)

@@ -35,8 +35,8 @@ from tocsin.mention import Mention
 from tocsin.query.ast import Node
 from tocsin.query.compile import Predicate, compile_query
 from tocsin.query.evaluate import Document
-from tocsin.query.prefilter import AnchorSet, anchors
-from tocsin.query.text import tokenize
+from tocsin.query.prefilter import Anchor, AnchorSet, anchors, shared_counts
+from tocsin.query.text import fold_tokens, tokens_of
 
 __all__ = ["Matcher"]
 
@@ -50,24 +50,39 @@ class _Compiled:
     predicate: Predicate
 
 
-def _compile(node: Node) -> _Compiled:
-    return _Compiled(node, anchors(node), compile_query(node))
+def _compile(node: Node, shared: Mapping[Anchor, int] | None = None) -> _Compiled:
+    return _Compiled(node, anchors(node, shared), compile_query(node))
 
 
 class Matcher:
     """Match documents against a fixed set of named query trees, all compiled together."""
 
-    __slots__ = ("_always", "_compiled", "_names", "_preds", "_prefixes", "_words", "_wordset")
+    __slots__ = (
+        "_always",
+        "_compiled",
+        "_has_prefix",
+        "_names",
+        "_preds",
+        "_scan",
+        "_words",
+        "_wordset",
+    )
 
     def __init__(
         self, watches: Mapping[str, Node], *, _reuse: Mapping[str, _Compiled] | None = None
     ) -> None:
         reuse = _reuse or {}
+        # Anchors avoid words many watches share (see `prefilter.cost`); reused watches keep
+        # the anchors they were compiled with (any choice is correct, this one is cheap).
+        shared = shared_counts(watches.values())
         compiled = {}
         for name in sorted(watches):
             node = watches[name]
             old = reuse.get(name)
-            compiled[name] = old if old is not None and old.node == node else _compile(node)
+            if old is not None and old.node == node:
+                compiled[name] = old
+            else:
+                compiled[name] = _compile(node, shared)
         self._compiled = compiled
         self._names = tuple(compiled)
         self._preds = tuple(c.predicate for c in compiled.values())
@@ -75,24 +90,36 @@ class Matcher:
 
     def _build_index(self, anchor_sets: list[AnchorSet | None]) -> None:
         words: dict[str, list[int]] = {}
-        prefixes: dict[str, list[int]] = {}
+        keys: dict[str, list[int]] = {}
         always: list[int] = []
+        has_prefix = False
         for i, found in enumerate(anchor_sets):
             if found is None:
                 always.append(i)
                 continue
             for kind, text in found:
-                (words if kind == "w" else prefixes).setdefault(text, []).append(i)
+                if kind == "w":
+                    words.setdefault(text, []).append(i)
+                    key = f" {text} "
+                else:
+                    has_prefix = True
+                    key = f" {text}"
+                ids = keys.setdefault(key, [])
+                if not ids or ids[-1] != i:
+                    ids.append(i)
         self._words = {w: tuple(ids) for w, ids in words.items()}
         self._wordset = frozenset(words)
         self._always = tuple(always)
-        self._prefixes: ahocorasick.Automaton | None = None
-        if prefixes:
+        self._has_prefix = has_prefix
+        # One automaton over " word " and " prefix" keys, run over the space-padded folded
+        # text: a hit is a whole word (or a word start), no Python boundary check needed.
+        self._scan: ahocorasick.Automaton | None = None
+        if keys:
             automaton = ahocorasick.Automaton()
-            for prefix, ids in prefixes.items():
-                automaton.add_word(" " + prefix, tuple(ids))
+            for key, ids in keys.items():
+                automaton.add_word(key, tuple(ids))
             automaton.make_automaton()
-            self._prefixes = automaton
+            self._scan = automaton
 
     def __len__(self) -> int:
         return len(self._names)
@@ -133,18 +160,29 @@ class Matcher:
 
     def candidates(self, words: Iterable[str]) -> list[int]:
         """Indexes (into `names`) of the watches whose anchors `words` hit, ascending."""
+        if self._has_prefix:
+            return self._scan_candidates(" " + " ".join(words) + " ")
         wordset = words if isinstance(words, Set) else frozenset(words)
         hits = self._wordset.intersection(wordset)
-        if self._prefixes is None and not self._always and len(hits) <= 1:
+        if not self._always and len(hits) <= 1:
             return list(self._words[next(iter(hits))]) if hits else []
         found: set[int] = set(self._always)
         index = self._words
         for word in hits:
             found.update(index[word])
-        if self._prefixes is not None and wordset:
-            for _, ids in self._prefixes.iter(" " + " ".join(wordset)):
-                found.update(ids)
         return sorted(found)
+
+    def _scan_candidates(self, padded: str) -> list[int]:
+        """Candidates of a space-padded text whose only separator is ``" "``."""
+        scan = self._scan
+        if scan is None:
+            return list(self._always)
+        hits = [ids for _, ids in scan.iter(padded)]
+        if not hits:
+            return list(self._always)
+        if len(hits) == 1 and not self._always:
+            return list(hits[0])
+        return sorted(set(self._always).union(*hits))
 
     def _run(self, doc: Document, words: Set[str], ids: list[int]) -> tuple[str, ...]:
         preds, names = self._preds, self._names
@@ -183,14 +221,20 @@ class Matcher:
     ) -> tuple[str, ...]:
         """`match` of ``Document.from_text(text, ...)``, building the document only if needed.
 
-        The fast path for a firehose: a text that hits no anchor (and no always-evaluated
-        watch) costs one tokenisation and one set intersection.
+        The fast path for a firehose: the text is folded once (`fold_tokens`) and scanned
+        once by the anchor automaton; only a text that hits an anchor (or when some watch
+        is always evaluated) is split into words and gets a `Document`.
         """
-        tokens = tokenize(f"{title} {text}" if title else text)
-        words = frozenset(tokens.words)
-        ids = self.candidates(words)
+        full = f"{title} {text}" if title else text
+        folded = fold_tokens(full)
+        if "#" in folded or "@" in folded:
+            ids = self._scan_candidates(f" {folded.replace('#', ' ').replace('@', ' ')} ")
+        else:
+            ids = self._scan_candidates(f" {folded} ")
         if not ids:
             return ()
+        tokens = tokens_of(full, folded)
+        words = frozenset(tokens.words)
         doc = Document.from_tokens(
             tokens,
             title=title,

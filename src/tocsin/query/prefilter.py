@@ -16,11 +16,14 @@ those on every document, so nothing is ever missed. An empty set means "can neve
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+
 from tocsin.query.ast import And, Field, Near, Node, Or, Phrase, Term, Wildcard
 from tocsin.query.evaluate import field_text_node
 from tocsin.query.text import fold, is_emoji, words_of
 
-__all__ = ["COMMON", "Anchor", "AnchorSet", "anchors", "cost"]
+__all__ = ["COMMON", "Anchor", "AnchorSet", "anchors", "cost", "shared_counts"]
 
 Anchor = tuple[str, str]
 """``("w", word)`` or ``("p", prefix)``, both folded like `tocsin.query.text.tokenize`."""
@@ -43,37 +46,47 @@ COMMON = frozenset(
 )
 
 
-def cost(anchor_set: AnchorSet) -> float:
+def cost(anchor_set: AnchorSet, shared: Mapping[Anchor, int] | None = None) -> float:
     """How often a set of anchors is expected to fire: lower is better.
 
     Without corpus statistics, longer words are taken as rarer (Lucene Monitor's default
     term weighting) and the most frequent French/English words (`COMMON`) as nearly
     certain; a prefix fires more often than the word it spells; each extra anchor in an
-    OR adds its own cost.
+    OR adds its own cost. `shared` (from `shared_counts`) says in how many watches of the
+    set each word or prefix occurs: a word many watches use is likely a common word (a
+    brand is usually in few watches), and an anchor shared by k watches makes k
+    candidates each time it fires, so the cost is multiplied by that count.
     """
     total = 0.0
-    for kind, text in anchor_set:
+    for anchor in anchor_set:
+        kind, text = anchor
         weight = 1.0 / (1 + len(text))
         if len(text) <= 2 or text in COMMON:
             weight *= 10.0
+        if shared is not None:
+            weight *= shared.get(anchor, 1)
         total += weight * (3.0 if kind == "p" else 1.0)
     return total
 
 
-def _best_word(words: tuple[str, ...]) -> AnchorSet:
+def _key(shared: Mapping[Anchor, int] | None) -> Callable[[AnchorSet], tuple[float, list[Anchor]]]:
+    return lambda s: (cost(s, shared), sorted(s))
+
+
+def _best_word(words: tuple[str, ...], shared: Mapping[Anchor, int] | None = None) -> AnchorSet:
     if not words:
         return _NEVER
-    return min((frozenset({("w", w)}) for w in words), key=lambda s: (cost(s), sorted(s)))
+    return min((frozenset({("w", w)}) for w in words), key=_key(shared))
 
 
-def _term(node: Term) -> AnchorSet | None:
+def _term(node: Term, shared: Mapping[Anchor, int] | None) -> AnchorSet | None:
     text = node.text
     if node.case_sensitive:
-        return _best_word(words_of(text)) if words_of(text) else None
+        return _best_word(words_of(text), shared) if words_of(text) else None
     mark = text[0] if text[:1] in ("#", "@") else ""
     if not mark and is_emoji(text):
         return None
-    return _best_word(words_of(text[len(mark) :]))
+    return _best_word(words_of(text[len(mark) :]), shared)
 
 
 def _wildcard(node: Wildcard) -> AnchorSet | None:
@@ -87,11 +100,13 @@ def _wildcard(node: Wildcard) -> AnchorSet | None:
     return frozenset({("p", prefix)})
 
 
-def _best(children: list[AnchorSet | None]) -> AnchorSet | None:
+def _best(
+    children: list[AnchorSet | None], shared: Mapping[Anchor, int] | None
+) -> AnchorSet | None:
     usable = [c for c in children if c is not None]
     if not usable:
         return None
-    return min(usable, key=lambda s: (cost(s), sorted(s)))
+    return min(usable, key=_key(shared))
 
 
 def _union(children: list[AnchorSet | None]) -> AnchorSet | None:
@@ -103,20 +118,55 @@ def _union(children: list[AnchorSet | None]) -> AnchorSet | None:
     return frozenset(out)
 
 
-def anchors(node: Node) -> AnchorSet | None:
-    """Anchors of `node` (see the module doc); None when the query has none."""
+def anchors(node: Node, shared: Mapping[Anchor, int] | None = None) -> AnchorSet | None:
+    """Anchors of `node` (see the module doc); None when the query has none.
+
+    `shared` (optional, see `cost`) only changes which anchors are chosen, never whether
+    they are necessary.
+    """
     if isinstance(node, Term):
-        return _term(node)
+        return _term(node, shared)
     if isinstance(node, Wildcard):
         return _wildcard(node)
     if isinstance(node, Phrase):
-        return _best_word(tuple(w for word in node.words for w in words_of(word)))
+        return _best_word(tuple(w for word in node.words for w in words_of(word)), shared)
     if isinstance(node, Near):
-        return _best([anchors(node.left), anchors(node.right)])
+        return _best([anchors(node.left, shared), anchors(node.right, shared)], shared)
     if isinstance(node, And):
-        return _best([anchors(child) for child in node.children])
+        return _best([anchors(child, shared) for child in node.children], shared)
     if isinstance(node, Or):
-        return _union([anchors(child) for child in node.children])
+        return _union([anchors(child, shared) for child in node.children])
     if isinstance(node, Field) and node.name == "title":
-        return anchors(field_text_node(node.value))
+        return anchors(field_text_node(node.value), shared)
     return None  # Not, other fields
+
+
+def _candidates(node: Node, out: set[Anchor]) -> None:
+    """Every word or prefix `anchors` could choose in `node`."""
+    if isinstance(node, Term):
+        mark = node.text[0] if node.text[:1] in ("#", "@") else ""
+        out.update(("w", w) for w in words_of(node.text[len(mark) :]))
+    elif isinstance(node, Phrase):
+        out.update(("w", w) for word in node.words for w in words_of(word))
+    elif isinstance(node, Wildcard):
+        found = _wildcard(node)
+        if found:
+            out.update(found)
+    elif isinstance(node, Near):
+        _candidates(node.left, out)
+        _candidates(node.right, out)
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            _candidates(child, out)
+    elif isinstance(node, Field) and node.name == "title":
+        _candidates(field_text_node(node.value), out)
+
+
+def shared_counts(nodes: Iterable[Node]) -> dict[Anchor, int]:
+    """In how many of `nodes` each possible anchor (word or prefix) occurs."""
+    counts: Counter[Anchor] = Counter()
+    for node in nodes:
+        found: set[Anchor] = set()
+        _candidates(node, found)
+        counts.update(found)
+    return dict(counts)

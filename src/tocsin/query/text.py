@@ -25,9 +25,11 @@ __all__ = [
     "agrees_with_fts5",
     "emoji_key",
     "fold",
+    "fold_tokens",
     "is_emoji",
     "raw_words",
     "tokenize",
+    "tokens_of",
     "words_of",
 ]
 
@@ -119,6 +121,12 @@ _FOLD_TABLE: dict[int, str] = {**_FTS_FOLD, **_EXTRA_FOLD}
 _TOKEN_TABLE: dict[int, str] = dict.fromkeys(_SEPARATORS | _EMOJI_CHARS, " ")
 _TOKEN_TABLE.update({k: v for k, v in _FOLD_TABLE.items() if k not in _EMOJI_CHARS})
 del _TOKEN_TABLE[ord("#")], _TOKEN_TABLE[ord("@")]
+# Identity entries for the unmapped code points of the Latin, Greek and Cyrillic blocks: a
+# missing key costs `str.translate` a KeyError per character, an identity entry does not
+# (same result, ~1.6x faster on accented text).
+for _cp in (*range(0x250), *range(0x370, 0x530)):
+    _TOKEN_TABLE.setdefault(_cp, chr(_cp))
+del _cp
 _RAW_TABLE: dict[int, str] = dict.fromkeys(_SEPARATORS | _EMOJI_CHARS, " ")
 _WORD_RE = re.compile(r"([#@]?)([^\s#@]+)")
 _DIVERGENT_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_EXTRA_FOLD)) + "]")
@@ -222,14 +230,26 @@ class Tokens:
         return self._raw
 
 
-def tokenize(text: str) -> Tokens:
-    """Split `text` into FTS5 word tokens (folded); ``#``/``@`` marks and emoji on demand."""
-    folded = (text.lower() if text.isascii() else text).translate(_TOKEN_TABLE)
+def fold_tokens(text: str) -> str:
+    """The folded text `tokenize` splits: separators and emoji are spaces, ``#``/``@`` kept.
+
+    Its only whitespace is ``" "``; its words are ``tokens_of(text, folded).words``.
+    """
+    return (text.lower() if text.isascii() else text).translate(_TOKEN_TABLE)
+
+
+def tokens_of(text: str, folded: str) -> Tokens:
+    """`tokenize` of `text` given ``folded = fold_tokens(text)`` (no second folding)."""
     if "#" in folded or "@" in folded:
         words = tuple(folded.replace("#", " ").replace("@", " ").split())
     else:
         words = tuple(folded.split())
     return Tokens(text, folded, words)
+
+
+def tokenize(text: str) -> Tokens:
+    """Split `text` into FTS5 word tokens (folded); ``#``/``@`` marks and emoji on demand."""
+    return tokens_of(text, fold_tokens(text))
 
 
 def raw_words(text: str) -> tuple[str, ...]:
