@@ -3,17 +3,19 @@
 All watches are compiled together once (`Matcher(watches)`):
 
 1. each query's *anchors* are extracted (`tocsin.query.prefilter`): words or prefixes of
-   which any matching document contains at least one. Word anchors go into a dict
-   (word -> watches), prefix anchors into an Aho-Corasick automaton (pyahocorasick) run
-   over the document's folded words; queries with no anchor (pure negations, field-only,
-   ``?``-leading wildcards, emoji) go to an "always evaluate" list, so none is missed;
+   which any matching document contains at least one, preferring words few watches of the
+   set share (`shared_counts`). They go into one Aho-Corasick automaton (pyahocorasick)
+   as ``" word "`` / ``" prefix"`` keys; queries with no anchor (pure negations,
+   field-only, ``?``-leading wildcards, emoji) go to an "always evaluate" list, so none
+   is missed;
 2. each query is compiled to a predicate (`tocsin.query.compile`) equivalent to
    `tocsin.query.matches`.
 
-Per document, the text is tokenised once (`tocsin.query.text.tokenize`, the query
-language's own folding); the set of its words is intersected with the anchor words, the
-prefix automaton scans the words, and only the candidate watches are evaluated exactly.
-A document that hits no anchor costs a tokenisation and one set intersection.
+Per text (`match_text`), the text is folded once (`tocsin.query.text.fold_tokens`, the
+query language's own folding, whose only whitespace is ``" "``) and the automaton scans
+it space-padded: a key hit is a whole word or a word start. A text that hits no anchor
+costs that folding and that scan; only texts with candidates are split into words
+(`tokens_of`) and get a `Document`, and only the candidates are evaluated exactly.
 
 A `Matcher` is immutable. To add, change or remove watches while the pipeline runs, build
 the next one and swap the reference (one attribute assignment, atomic in CPython)::
@@ -74,7 +76,7 @@ class Matcher:
         reuse = _reuse or {}
         # Anchors avoid words many watches share (see `prefilter.cost`); reused watches keep
         # the anchors they were compiled with (any choice is correct, this one is cheap).
-        shared = shared_counts(watches.values())
+        shared: dict[Anchor, int] | None = None
         compiled = {}
         for name in sorted(watches):
             node = watches[name]
@@ -82,6 +84,8 @@ class Matcher:
             if old is not None and old.node == node:
                 compiled[name] = old
             else:
+                if shared is None:  # only when something is (re)compiled
+                    shared = shared_counts(watches.values())
                 compiled[name] = _compile(node, shared)
         self._compiled = compiled
         self._names = tuple(compiled)
