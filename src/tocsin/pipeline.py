@@ -228,7 +228,7 @@ class Pipeline:
     async def _refresh(self, source: Source) -> None:
         """Re-poll the metrics of `source`'s recent mentions as they fall due, forever.
 
-        A refresh is marked done once its batch is queued: a crash before it is stored
+        A refresh is marked done once its items are fetched: a crash before they are stored
         skips one refresh step of those mentions (their metrics catch up at the next one).
         """
         while True:
@@ -239,8 +239,8 @@ class Pipeline:
                 )
                 if ids:
                     items = await source.refresh([split_id(i)[1] for i in ids]) or []
-                    await self._queue.put((source, Batch(items=tuple(items), refreshed=True)))
                     await asyncio.to_thread(self.store.refreshed, ids, now=now)
+                    await self._queue.put((source, Batch(items=tuple(items), refreshed=True)))
                     continue
             except asyncio.CancelledError:
                 raise
