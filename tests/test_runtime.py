@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,4 +71,56 @@ async def test_retention_purges_old_mentions(database_url: str) -> None:
     assert store.get("rss:1") is None
     assert store.get("rss:2") is not None
     assert clock.sleeps == [3600.0]
+    store.close()
+
+
+def test_watch_changes_lists_added_changed_and_removed_watches(tmp_path: Path) -> None:
+    from tocsin.query import Matcher, parse
+    from tocsin.runtime import watch_changes
+
+    init_workspace(tmp_path, organisation="Acme")
+    settings = load_settings(tmp_path, env={})
+    current = Matcher({"brand": parse('"Acme" OR #acme OR @acme'), "old": parse("x")})
+    changes = watch_changes(current, settings)
+    assert changes["old"] is None
+    assert "brand" not in changes  # unchanged: not recompiled
+    assert changes["crisis"] is not None
+
+
+async def test_edited_watches_reach_the_running_pipeline(tmp_path: Path) -> None:
+    from tocsin.pipeline import Pipeline
+    from tocsin.runtime import reload_watches
+
+    init_workspace(tmp_path, organisation="Acme")
+    settings = load_settings(tmp_path, env={})
+    store = open_store(settings, tmp_path)
+    pipeline = Pipeline(store, [], matcher=build_matcher(settings), clock=FakeClock(NOW))
+    config = tmp_path / "tocsin.toml"
+
+    class EditingClock(FakeClock):
+        """Edits tocsin.toml during the first wait, breaks it during the second."""
+
+        async def sleep(self, seconds: float) -> None:
+            await super().sleep(seconds)
+            if len(self.sleeps) == 1:
+                text = config.read_text().replace(
+                    "query = 'Globex OR #globex'", "query = 'Initech'"
+                )
+                config.write_text(text)
+            elif len(self.sleeps) == 2:
+                assert pipeline.matcher.match(Document.from_text("Initech recrute")) == (
+                    "competitor",
+                )
+                config.write_text(
+                    config.read_text() + "\n[[watches]]\nname = 'bad'\nquery = '(('\n"
+                )
+            elif len(self.sleeps) == 3:
+                raise asyncio.CancelledError
+
+    before = pipeline.matcher
+    with contextlib.suppress(asyncio.CancelledError):
+        await reload_watches(pipeline, tmp_path, EditingClock(NOW), every=5)
+    assert pipeline.matcher is not before
+    assert pipeline.matcher.match(Document.from_text("Initech recrute")) == ("competitor",)
+    assert "bad" not in pipeline.matcher.names  # a broken file changes nothing
     store.close()

@@ -53,6 +53,7 @@ from tocsin.runtime import (
     http_client,
     open_store,
     query_terms,
+    reload_watches,
     run_until_signalled,
     zero_config_sources,
 )
@@ -189,14 +190,14 @@ def run(
         store = _open(settings, folder, upgrade=upgrade)
         try:
             log.info("database: %s", redact_url(settings.database_url_for(folder)))
-            asyncio.run(_run(settings, store))
+            asyncio.run(_run(settings, store, folder))
         except KeyboardInterrupt:
             err.print("aborted")
         finally:
             store.close()
 
 
-async def _run(settings: Settings, store: Store) -> None:
+async def _run(settings: Settings, store: Store, workspace: Path) -> None:
     clock = SystemClock()
     async with http_client() as client:
         sources = build_sources(settings, client=client, clock=clock)
@@ -219,11 +220,15 @@ async def _run(settings: Settings, store: Store) -> None:
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=_log_batch,
         )
-        retention = asyncio.create_task(enforce_retention(store, settings.retention, clock))
+        chores = [
+            asyncio.create_task(enforce_retention(store, settings.retention, clock)),
+            asyncio.create_task(reload_watches(pipeline, workspace, clock)),
+        ]
         try:
             await run_until_signalled(pipeline)
         finally:
-            retention.cancel()
+            for chore in chores:
+                chore.cancel()
     log.info("stopped cleanly")
 
 

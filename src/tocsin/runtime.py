@@ -18,7 +18,7 @@ import pluggy
 
 from tocsin import __version__
 from tocsin.clock import Clock
-from tocsin.config import Retention, Settings
+from tocsin.config import ConfigError, Retention, Settings, load_settings
 from tocsin.enrich.base import Enricher
 from tocsin.pipeline import Pipeline
 from tocsin.plugins import plugin_manager, source_classes
@@ -35,7 +35,9 @@ __all__ = [
     "http_client",
     "open_store",
     "query_terms",
+    "reload_watches",
     "run_until_signalled",
+    "watch_changes",
     "zero_config_sources",
 ]
 
@@ -169,3 +171,41 @@ def zero_config_sources(
         if not only or name in only
         for key, options in cls.zero_config(terms)
     ]
+
+
+def watch_changes(current: Matcher, settings: Settings) -> dict[str, Node | None]:
+    """What to apply to `current` so it matches the enabled watches of `settings`."""
+    wanted = {w.name: parse(w.query) for w in settings.watches if w.enabled}
+    changes: dict[str, Node | None] = {
+        name: node for name, node in wanted.items() if current.watches.get(name) != node
+    }
+    changes.update({name: None for name in current.watches if name not in wanted})
+    return changes
+
+
+async def reload_watches(
+    pipeline: Pipeline, workspace: Path, clock: Clock, *, every: float = 5.0
+) -> None:
+    """Apply edits of the watches in tocsin.toml to the running pipeline, without a restart.
+
+    The file is checked every `every` seconds; a new matcher is compiled from the changes
+    (unchanged watches are reused) and swapped in one assignment. A file with mistakes is
+    reported and ignored: the watches in force stay until it is fixed.
+    """
+    path = workspace / "tocsin.toml"
+    seen = path.stat().st_mtime_ns if path.exists() else 0
+    while True:
+        await clock.sleep(every)
+        mtime = path.stat().st_mtime_ns if path.exists() else 0
+        if mtime == seen:
+            continue
+        seen = mtime
+        try:
+            settings = await asyncio.to_thread(load_settings, workspace)
+        except ConfigError as exc:
+            log.error("tocsin.toml changed but has mistakes; watches unchanged:\n%s", exc)
+            continue
+        changes = watch_changes(pipeline.matcher, settings)
+        if changes:
+            pipeline.matcher = pipeline.matcher.with_watches(changes)
+            log.info("watches reloaded: %s", ", ".join(sorted(changes)))
