@@ -12,15 +12,17 @@ import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from tocsin.clock import Clock
 from tocsin.mention import Mention
+from tocsin.normalise import canonical_url
 
 __all__ = [
+    "ApiRoot",
     "Batch",
     "IngestError",
     "PollingSource",
@@ -29,7 +31,32 @@ __all__ = [
     "SourceError",
     "SourceHealth",
     "SourceOptions",
+    "WebUrl",
+    "Words",
 ]
+
+
+def _web_url(value: str) -> str:
+    canonical_url(value)  # raises ValueError: only absolute http(s) URLs
+    return value.strip()
+
+
+def _api_root(value: str) -> str:
+    return _web_url(value).rstrip("/")
+
+
+def _words(value: str) -> str:
+    if not value.strip():
+        raise ValueError("query is blank; give the words to search, e.g. query = 'Acme'")
+    return value.strip()
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+"""An option holding an absolute http(s) URL (a feed, a page)."""
+ApiRoot = Annotated[str, AfterValidator(_api_root)]
+"""An option holding the http(s) root of an API, without its trailing slash."""
+Words = Annotated[str, AfterValidator(_words)]
+"""A non-blank search query, stripped."""
 
 
 class SourceOptions(BaseModel):

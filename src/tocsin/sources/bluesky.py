@@ -30,9 +30,16 @@ from websockets.exceptions import WebSocketException
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Mention
-from tocsin.normalise import canonical_url
 from tocsin.sources.atproto_profiles import Profile, ProfileResolver
-from tocsin.sources.base import Batch, IngestError, RawItem, Source, SourceError, SourceOptions
+from tocsin.sources.base import (
+    ApiRoot,
+    Batch,
+    IngestError,
+    RawItem,
+    Source,
+    SourceError,
+    SourceOptions,
+)
 from tocsin.sources.bluesky_post import (
     PLATFORM,
     POST_COLLECTION,
@@ -74,8 +81,8 @@ class BlueskyOptions(SourceOptions):
     reconnect_max: float = Field(60.0, gt=0, description="longest reconnect delay, seconds")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to open a WebSocket")
     max_message_bytes: int = Field(1_000_000, ge=10_000, description="larger events skipped")
-    appview_url: str = Field("https://public.api.bsky.app", description="AppView for profiles")
-    search_url: str | None = Field(None, description="AppView for searchPosts (appview_url)")
+    appview_url: ApiRoot = Field("https://public.api.bsky.app", description="AppView for profiles")
+    search_url: ApiRoot | None = Field(None, description="AppView for searchPosts (appview_url)")
     resolve_authors: bool = Field(
         False,
         description="look handles and followers up for every streamed post (see the docs)",
@@ -98,14 +105,6 @@ class BlueskyOptions(SourceOptions):
                     "write e.g. 'wss://jetstream2.us-east.bsky.network/subscribe'"
                 )
         return [url.strip() for url in value]
-
-    @field_validator("appview_url", "search_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            canonical_url(value)  # raises ValueError with a clear message
-            return value.strip().rstrip("/")
-        return value
 
     @field_validator("backfill_queries")
     @classmethod

@@ -22,12 +22,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, Metrics, make_id
-from tocsin.normalise import canonical_url, clean_text
+from tocsin.normalise import clean_text
 from tocsin.sources.base import (
+    ApiRoot,
     Batch,
     IngestError,
     PollingSource,
@@ -72,18 +73,12 @@ class FacebookOptions(SourceOptions):
     api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
     include_posts: bool = Field(False, description="also report the page's own posts")
     interval: float = Field(300.0, ge=60, description="seconds between polls (at least 60)")
-    base_url: str = "https://graph.facebook.com"
+    base_url: ApiRoot = "https://graph.facebook.com"
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_bytes: int = Field(10_000_000, gt=0, description="largest response accepted")
     lookback_days: float = Field(14.0, gt=0, description="comments read on posts this recent")
     backfill_hours: float = Field(24.0, ge=0, description="how far back the first poll goes")
     max_pages: int = Field(10, ge=1, le=100, description="pages per listing and poll")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)  # raises ValueError with a clear message
-        return value.strip().rstrip("/")
 
 
 @dataclass(slots=True)

@@ -17,12 +17,13 @@ from datetime import timedelta
 from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, Metrics, make_id
-from tocsin.normalise import canonical_url, clean_text, html_to_text, to_utc
+from tocsin.normalise import clean_text, html_to_text, to_utc
 from tocsin.sources.base import (
+    ApiRoot,
     Batch,
     IngestError,
     PollingSource,
@@ -30,6 +31,7 @@ from tocsin.sources.base import (
     Source,
     SourceError,
     SourceOptions,
+    Words,
 )
 from tocsin.sources.http import fetch as http_fetch
 
@@ -43,28 +45,15 @@ USER_URL = "https://news.ycombinator.com/user?id="
 class HackerNewsOptions(SourceOptions):
     """Options of a Hacker News (Algolia search) source."""
 
-    query: str = Field(min_length=1, description="words to search, e.g. the organisation name")
+    query: Words = Field(min_length=1, description="words to search, e.g. the organisation name")
     tags: str = Field("(story,comment)", description="Algolia tags filter")
     interval: float = Field(300.0, ge=60, description="seconds between polls (at least 60)")
     hits_per_page: int = Field(100, ge=1, le=1000, description="hits asked per request")
     max_pages: int = Field(10, ge=1, le=100, description="pages read per poll at most")
     backfill_hours: float = Field(24.0, ge=0, description="hours read back on the first poll")
-    base_url: str = Field("https://hn.algolia.com/api/v1", description="the API root")
+    base_url: ApiRoot = Field("https://hn.algolia.com/api/v1", description="the API root")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_bytes: int = Field(20_000_000, gt=0, description="largest response accepted, decoded")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query is blank; give the words to search, e.g. query = 'Acme'")
-        return value.strip()
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)  # raises ValueError with a clear message
-        return value.strip().rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,14 @@ from tocsin import __version__
 from tocsin.clock import Clock
 from tocsin.sources.base import SourceError
 
-__all__ = ["USER_AGENT", "FetchResponse", "HttpStatusError", "fetch", "parse_retry_after"]
+__all__ = [
+    "USER_AGENT",
+    "FetchResponse",
+    "HttpStatusError",
+    "conditional_headers",
+    "fetch",
+    "parse_retry_after",
+]
 
 USER_AGENT = f"tocsin/{__version__} (+https://github.com/tocsin)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -46,6 +53,16 @@ class HttpStatusError(SourceError):
     def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The headers of a conditional GET from what the last answer said (304 if unchanged)."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 async def fetch(

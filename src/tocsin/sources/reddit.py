@@ -29,8 +29,9 @@ from tocsin import __version__
 from tocsin.clock import Clock
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, Metrics, make_id
-from tocsin.normalise import canonical_url, clean_text, to_utc
+from tocsin.normalise import clean_text, to_utc
 from tocsin.sources.base import (
+    ApiRoot,
     Batch,
     IngestError,
     PollingSource,
@@ -60,7 +61,7 @@ class RedditOptions(SourceOptions):
     include_comments: bool = Field(True, description="also read the subreddits' new comments")
     interval: float = Field(300.0, ge=60, description="seconds between polls (at least 60)")
     user_agent: str = Field(USER_AGENT, min_length=1, description="User-Agent sent to Reddit")
-    base_url: str = Field(WEB, description="the site root")
+    base_url: ApiRoot = Field(WEB, description="the site root")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_bytes: int = Field(10_000_000, gt=0, description="largest response accepted, decoded")
     limit: int = Field(100, ge=1, le=100, description="items asked per request")
@@ -80,12 +81,6 @@ class RedditOptions(SourceOptions):
                 )
             names.append(name)
         return names
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)  # raises ValueError with a clear message
-        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _something_to_read(self) -> RedditOptions:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import feedparser
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, make_id
@@ -31,7 +31,9 @@ from tocsin.sources.base import (
     Source,
     SourceError,
     SourceOptions,
+    WebUrl,
 )
+from tocsin.sources.http import conditional_headers
 from tocsin.sources.http import fetch as http_fetch
 
 __all__ = ["FeedError", "RssOptions", "RssSource", "google_news_url", "parse_feed"]
@@ -55,18 +57,12 @@ class FeedError(SourceError):
 class RssOptions(SourceOptions):
     """Options of an RSS/Atom/JSON Feed source."""
 
-    url: str
+    url: WebUrl
     interval: float = Field(900.0, ge=60, description="seconds between polls (at least 60)")
     max_bytes: int = Field(10_000_000, gt=0, description="largest body accepted, decoded")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_redirects: int = Field(5, ge=0, le=20)
     lang: str | None = Field(None, description="language of the feed, if its own is wrong")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)  # raises ValueError with a clear message
-        return value.strip()
 
 
 def google_news_url(query: str, lang: str = "fr", country: str = "FR") -> str:
@@ -118,11 +114,7 @@ with conditional GET (ETag / Last-Modified), so an unchanged feed costs one 304.
     async def fetch(self, cursor: str | None) -> Batch:
         """GET the feed (conditionally) and return its entries; 304 keeps `cursor`."""
         state = _read_cursor(cursor)
-        headers = {}
-        if state.get("etag"):
-            headers["If-None-Match"] = state["etag"]
-        if state.get("last_modified"):
-            headers["If-Modified-Since"] = state["last_modified"]
+        headers = conditional_headers(state.get("etag"), state.get("last_modified"))
         opts = self.options
         response = await http_fetch(
             self.client,

@@ -23,13 +23,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import trafilatura
-from pydantic import Field, field_validator
+from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, make_id
 from tocsin.normalise import canonical_url, clean_text, to_utc
-from tocsin.sources.base import Batch, PollingSource, RawItem, Source, SourceError, SourceOptions
+from tocsin.sources.base import (
+    Batch,
+    PollingSource,
+    RawItem,
+    Source,
+    SourceError,
+    SourceOptions,
+    WebUrl,
+)
+from tocsin.sources.http import conditional_headers
 from tocsin.sources.http import fetch as http_fetch
 
 __all__ = ["Block", "WebPageOptions", "WebPageSource", "extract_blocks", "fingerprint"]
@@ -46,19 +55,13 @@ _HTML_TYPES = ("html", "xml", "text/plain")
 class WebPageOptions(SourceOptions):
     """Options of a watched web page."""
 
-    url: str
+    url: WebUrl
     interval: float = Field(3600.0, ge=300, description="seconds between polls (at least 300)")
     max_bytes: int = Field(5_000_000, gt=0, description="largest page accepted, decoded")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_redirects: int = Field(5, ge=0, le=20)
     min_block_chars: int = Field(20, ge=1, description="shorter blocks ('Reply', '+1') skipped")
     lang: str | None = Field(None, description="language of the page, if its own is wrong")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)  # raises ValueError with a clear message
-        return value.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +122,7 @@ mention (`webpage:<url>#<block hash>`). No key needed.
     async def fetch(self, cursor: str | None) -> Batch:
         """GET the page (conditionally) and return its blocks not seen yet; 304 keeps `cursor`."""
         state = _read_cursor(cursor)
-        headers = {}
-        if state.etag:
-            headers["If-None-Match"] = state.etag
-        if state.last_modified:
-            headers["If-Modified-Since"] = state.last_modified
+        headers = conditional_headers(state.etag, state.last_modified)
         opts = self.options
         response = await http_fetch(
             self.client,

@@ -27,9 +27,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, Metrics, make_id
-from tocsin.normalise import canonical_url, clean_text, to_utc
+from tocsin.normalise import clean_text, to_utc
 from tocsin.sources.api_request import ApiResponse, send
 from tocsin.sources.base import (
+    ApiRoot,
     Batch,
     IngestError,
     PollingSource,
@@ -83,16 +84,10 @@ class XOptions(SourceOptions):
     max_pages: int = Field(5, ge=1, le=50, description="pages of 100 per query and poll")
     backfill_hours: float = Field(24.0, ge=0, le=167, description="first poll reads this far back")
     max_rule_length: int = Field(512, ge=1, le=4096, description="X's limit for your access level")
-    base_url: str = Field(API, description="the API root (a test server or proxy)")
+    base_url: ApiRoot = Field(API, description="the API root (a test server or proxy)")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     stream_timeout: float = Field(30.0, gt=0, description="silence before a stream reconnects")
     max_bytes: int = Field(5_000_000, gt=0, description="largest response accepted")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)
-        return value.strip().rstrip("/")
 
     @field_validator("rules")
     @classmethod

@@ -22,13 +22,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from tocsin.hookspecs import hookimpl
 from tocsin.mention import Author, Mention, Metrics, make_id
-from tocsin.normalise import canonical_url, clean_text, to_utc
+from tocsin.normalise import clean_text, to_utc
 from tocsin.sources.api_request import ApiResponse, send
 from tocsin.sources.base import (
+    ApiRoot,
     Batch,
     IngestError,
     PollingSource,
@@ -36,6 +37,7 @@ from tocsin.sources.base import (
     Source,
     SourceError,
     SourceOptions,
+    Words,
 )
 from tocsin.sources.http import parse_retry_after
 from tocsin.sources.youtube_state import (
@@ -66,7 +68,7 @@ class YouTubeOptions(SourceOptions):
     """Options of a YouTube source."""
 
     api_key: SecretStr = Field(description="YouTube Data API v3 key (Google Cloud console)")
-    query: str = Field(min_length=1, description="search.list `q`: words, `|` for OR, `-` NOT")
+    query: Words = Field(min_length=1, description="search.list `q`: words, `|` for OR, `-` NOT")
     interval: float = Field(1800.0, ge=60, description="seconds between polls (at least 60)")
     daily_quota_units: int = Field(10_000, ge=SEARCH_COST, description="units a day to spend")
     max_pages: int = Field(2, ge=1, le=10, description="search pages (50 videos) per poll")
@@ -78,22 +80,9 @@ class YouTubeOptions(SourceOptions):
     backfill_hours: float = Field(24.0, ge=0, description="hours read back on the first poll")
     region_code: str | None = Field(None, description="search.list `regionCode`, e.g. FR")
     relevance_language: str | None = Field(None, description="search.list `relevanceLanguage`")
-    base_url: str = Field(API, description="the API root (a test server or proxy)")
+    base_url: ApiRoot = Field(API, description="the API root (a test server or proxy)")
     timeout: float = Field(20.0, gt=0, description="seconds to connect and for each read")
     max_bytes: int = Field(5_000_000, gt=0, description="largest response accepted")
-
-    @field_validator("query")
-    @classmethod
-    def _query(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query is blank; give the words to search, e.g. query = 'Acme'")
-        return value.strip()
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        canonical_url(value)
-        return value.strip().rstrip("/")
 
 
 class _VideoGone(SourceError):
