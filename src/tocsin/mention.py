@@ -75,7 +75,13 @@ class Mention:
     """A post, article, comment or review that tocsin has seen.
 
     ``id`` is ``"<source>:<native id>"`` and is the key of every idempotent write.
-    The fields after ``raw`` are filled by later stages (match, enrich, detect).
+    The fields after ``raw`` are filled by later stages (match, enrich, detect):
+    ``lang``/``lang_confidence`` (ISO 639-1, 0..1), ``sentiment``, ``demand`` (``apology``,
+    ``explanation``, ``fix``, ``compensation``, ``information`` or ``none``), ``complaint``,
+    ``urgent`` (reasons: ``legal_threat``, ``safety``, ``data_breach``, ``boycott_call``,
+    ``media``; empty when not urgent), ``reach`` (estimated audience), ``velocity``
+    (engagement per hour), ``priority`` with ``priority_factors`` (what each factor added, so
+    a reader sees why), ``story_id``.
     """
 
     id: str
@@ -92,10 +98,15 @@ class Mention:
     thread_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
     watches: tuple[str, ...] = ()
+    lang_confidence: float | None = None
     sentiment: Sentiment | None = None
     demand: str | None = None
+    complaint: bool = False
+    urgent: tuple[str, ...] = ()
     reach: int | None = None
+    velocity: float | None = None
     priority: float | None = None
+    priority_factors: Mapping[str, float] = field(default_factory=dict, hash=False)
     story_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -108,6 +119,8 @@ class Mention:
         object.__setattr__(self, "seen_at", _utc(self.seen_at, "seen_at"))
         if not isinstance(self.watches, tuple):
             object.__setattr__(self, "watches", tuple(self.watches))
+        if not isinstance(self.urgent, tuple):
+            object.__setattr__(self, "urgent", tuple(self.urgent))
 
     @property
     def native_id(self) -> str:
@@ -121,6 +134,8 @@ class Mention:
         data["seen_at"] = self.seen_at.isoformat()
         data["raw"] = dict(self.raw)
         data["watches"] = list(self.watches)
+        data["urgent"] = list(self.urgent)
+        data["priority_factors"] = dict(self.priority_factors)
         return data
 
     @classmethod
@@ -140,6 +155,7 @@ class Mention:
             values["metrics"] = Metrics(**values["metrics"])
         if isinstance(values.get("sentiment"), Mapping):
             values["sentiment"] = Sentiment(**values["sentiment"])
-        if "watches" in values:
-            values["watches"] = tuple(values["watches"])
+        for key in ("watches", "urgent"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
