@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tocsin.health import source_status
+from tocsin.events import SOURCE_DOWN, SOURCE_UP, Event
+from tocsin.health import health_events, source_status
 from tocsin.sources.base import SourceHealth
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -42,3 +43,34 @@ def test_a_source_that_stopped_delivering_is_silent() -> None:
     assert dead.is_down
     stream = source_status(_health(1000), interval=None, now=NOW)  # streams: 15 min at most
     assert stream.state == "silent"
+
+
+def _events(health: SourceHealth | None, last: Event | None) -> list[Event]:
+    return health_events(
+        {"feed": 900.0},
+        {} if health is None else {"feed": health},
+        {"feed": last},
+        now=NOW,
+    )
+
+
+def test_a_source_going_down_raises_one_source_down_event() -> None:
+    [event] = _events(_health(60, 3, "HTTP 503"), None)
+    assert (event.kind, event.subject, event.at) == (SOURCE_DOWN, "feed", NOW)
+    assert "3 failures in a row: HTTP 503" in event.message
+    assert event.details["platform"] == "rss"
+    assert _events(_health(60, 4, "HTTP 503"), event) == []  # already said
+
+
+def test_a_silent_source_is_down_too_and_its_return_is_told() -> None:
+    [silent] = _events(_health(3 * 900 + 1), None)
+    assert (silent.kind, silent.details["state"]) == (SOURCE_DOWN, "silent")
+    [back] = _events(_health(10), silent)
+    assert back.kind == SOURCE_UP
+    assert _events(_health(10), back) == []
+
+
+def test_waiting_failing_and_healthy_sources_raise_nothing() -> None:
+    assert _events(None, None) == []
+    assert _events(_health(60, 1, "timeout"), None) == []
+    assert _events(_health(60), None) == []

@@ -11,9 +11,16 @@ import httpx
 
 from tocsin.clock import FakeClock
 from tocsin.config import Retention, load_settings
+from tocsin.events import SOURCE_DOWN
 from tocsin.mention import Mention
 from tocsin.query import Document
-from tocsin.runtime import build_matcher, build_sources, enforce_retention, open_store
+from tocsin.runtime import (
+    build_matcher,
+    build_sources,
+    enforce_retention,
+    monitor_sources,
+    open_store,
+)
 from tocsin.sources.rss import RssSource
 from tocsin.store import Store
 from tocsin.workspace import init_workspace
@@ -123,4 +130,27 @@ async def test_edited_watches_reach_the_running_pipeline(tmp_path: Path) -> None
     assert pipeline.matcher is not before
     assert pipeline.matcher.match(Document.from_text("Initech recrute")) == ("competitor",)
     assert "bad" not in pipeline.matcher.names  # a broken file changes nothing
+    store.close()
+
+
+async def test_a_failing_source_is_recorded_as_down_once(database_url: str) -> None:
+    store = Store.open(database_url)
+    store.upgrade()
+    for _ in range(3):
+        store.record_health("feed", "rss", ok=False, error="HTTP 503", at=NOW)
+    source = RssSource(
+        "feed", RssSource.Options(url="https://x.example/feed"), client=None, clock=FakeClock()
+    )
+
+    class ThreeChecks(FakeClock):
+        async def sleep(self, seconds: float) -> None:
+            if len(self.sleeps) == 3:
+                raise asyncio.CancelledError
+            await super().sleep(seconds)
+
+    with contextlib.suppress(asyncio.CancelledError):
+        await monitor_sources(store, [source], ThreeChecks(NOW), every=60)
+    [event] = store.events()
+    assert (event.kind, event.subject) == (SOURCE_DOWN, "feed")
+    assert "HTTP 503" in event.message
     store.close()

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tocsin.events import SOURCE_DOWN, SOURCE_UP, Event
 from tocsin.sources.base import SourceHealth
 
-__all__ = ["SourceStatus", "source_status"]
+__all__ = ["SourceStatus", "health_events", "source_status"]
 
 #: Expected gap between successes for sources without an `interval` option (streams batch
 #: at least every few seconds while alive).
@@ -57,3 +59,33 @@ def source_status(
     if health.consecutive_failures:
         return SourceStatus("failing", f"last attempt failed: {health.last_error}")
     return SourceStatus("ok", "")
+
+
+def health_events(
+    intervals: Mapping[str, float | None],
+    health: Mapping[str, SourceHealth],
+    last: Mapping[str, Event | None],
+    *,
+    now: datetime,
+) -> list[Event]:
+    """The `source_down` / `source_up` events to record now.
+
+    `intervals` maps each running source key to its polling interval; `last` gives the
+    newest down/up event already recorded for it. A source going down raises one
+    `source_down` (not one per check), and one `source_up` when it delivers again.
+    """
+    found: list[Event] = []
+    for key, interval in intervals.items():
+        h = health.get(key)
+        status = source_status(h, interval=interval, now=now)
+        previous = last.get(key)
+        was_down = previous is not None and previous.kind == SOURCE_DOWN
+        details = {"state": status.state, "reason": status.reason}
+        if h is not None:
+            details["platform"] = h.platform
+        if status.is_down and not was_down:
+            message = f"source {key} is {status.state}: {status.reason}"
+            found.append(Event(SOURCE_DOWN, key, message, now, details))
+        elif was_down and status.state == "ok":
+            found.append(Event(SOURCE_UP, key, f"source {key} delivers again", now, details))
+    return found

@@ -20,6 +20,8 @@ from tocsin import __version__
 from tocsin.clock import Clock
 from tocsin.config import ConfigError, Retention, Settings, load_settings
 from tocsin.enrich.base import Enricher
+from tocsin.events import SOURCE_DOWN, SOURCE_UP
+from tocsin.health import health_events
 from tocsin.pipeline import Pipeline
 from tocsin.plugins import plugin_manager, source_classes
 from tocsin.query import And, Matcher, Near, Node, Or, Phrase, Term, Wildcard, parse
@@ -33,6 +35,7 @@ __all__ = [
     "enforce_retention",
     "enrichers",
     "http_client",
+    "monitor_sources",
     "open_store",
     "query_terms",
     "reload_watches",
@@ -110,6 +113,25 @@ async def run_until_signalled(pipeline: Pipeline, *, signals: Sequence[int] | No
     finally:
         for sig in wanted:
             loop.remove_signal_handler(sig)
+
+
+async def monitor_sources(
+    store: Store, sources: Sequence[Source], clock: Clock, *, every: float = 60.0
+) -> None:
+    """Record a `source_down` event when a source stops delivering (and `source_up` when it
+    is back), checking every `every` seconds; alerting notifies them."""
+    intervals = {s.key: getattr(s.options, "interval", None) for s in sources}
+    kinds = (SOURCE_DOWN, SOURCE_UP)
+    while True:
+        await clock.sleep(every)
+        now = clock.now()
+        health = {h.source: h for h in await asyncio.to_thread(store.health, now=now)}
+        last = {key: await asyncio.to_thread(store.last_event, key, kinds) for key in intervals}
+        for event in health_events(intervals, health, last, now=now):
+            log.log(
+                logging.ERROR if event.kind == SOURCE_DOWN else logging.INFO, "%s", event.message
+            )
+            await asyncio.to_thread(store.record_event, event)
 
 
 async def enforce_retention(

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from store_helpers import T0, MakeMention
 
+from tocsin.events import SOURCE_DOWN, SOURCE_UP, Event
 from tocsin.mention import Author, Metrics, Sentiment
 from tocsin.sources.base import IngestError
 from tocsin.store import SaveResult, Store, StoreError, normalise_url
@@ -75,6 +76,50 @@ def test_a_later_save_without_enrichment_keeps_the_enrichment(
     )
 
 
+def test_a_story_id_once_given_never_changes(store: Store, mention: MakeMention) -> None:
+    store.save_batch("rss", [mention("1", story_id="rss:1")], now=T0)
+    store.save_batch("rss", [mention("1", story_id="rss:other")], now=T0)
+    got = store.get("rss:1")
+    assert got is not None
+    assert got.story_id == "rss:1"
+
+
+def test_get_many_and_story_seeds(store: Store, mention: MakeMention) -> None:
+    store.save_batch(
+        "rss",
+        [
+            mention("old", minutes=-600, text="old"),
+            mention("b", minutes=5, text="second", story_id="rss:a"),
+            mention("a", minutes=1, text="first", title="Title", story_id="rss:a"),
+        ],
+        now=T0,
+    )
+    got = store.get_many(["rss:a", "rss:b", "rss:missing"])
+    assert sorted(got) == ["rss:a", "rss:b"]
+    assert got["rss:b"].text == "second"
+    seeds = store.story_seeds(since=T0)
+    assert seeds == [
+        ("rss:a", "Title\nfirst", T0 + timedelta(minutes=1), "rss:a"),
+        ("rss:b", "second", T0 + timedelta(minutes=5), "rss:a"),
+    ]
+
+
+def test_events_are_kept_newest_first_and_filtered(store: Store) -> None:
+    down = Event(SOURCE_DOWN, "rss:news", "3 failures", T0, {"failures": 3})
+    store.record_event(down)
+    store.record_event(Event(SOURCE_UP, "rss:news", "back", T0 + timedelta(minutes=5)))
+    store.record_event(Event(SOURCE_DOWN, "reddit:r", "silent", T0 + timedelta(minutes=6)))
+    assert [e.message for e in store.events()] == ["silent", "back", "3 failures"]
+    assert [e.subject for e in store.events(kinds=[SOURCE_DOWN])] == ["reddit:r", "rss:news"]
+    last = store.last_event("rss:news", [SOURCE_DOWN, SOURCE_UP])
+    assert last is not None
+    assert (last.kind, last.at) == (SOURCE_UP, T0 + timedelta(minutes=5))
+    first = store.events(subject="rss:news")[-1]
+    assert (first.details, first.id is not None) == ({"failures": 3}, True)
+    assert store.events(since=T0 + timedelta(minutes=5, seconds=1)) == store.events(limit=1)
+    assert store.last_event("nope", [SOURCE_DOWN]) is None
+
+
 def test_every_field_round_trips(store: Store, mention: MakeMention) -> None:
     full = mention(
         "x1",
@@ -90,9 +135,14 @@ def test_every_field_round_trips(store: Store, mention: MakeMention) -> None:
         raw={"nested": {"list": [1, 2.5, None, True]}, "text": "é\x00"},
         watches=("w2", "w1"),
         sentiment=Sentiment("neutral", 0.0),
-        demand="refund",
+        lang_confidence=0.93,
+        demand="compensation",
+        complaint=True,
+        urgent=("legal_threat", "media"),
         reach=99,
+        velocity=12.5,
         priority=0.75,
+        priority_factors={"sentiment": 0.3, "reach": 0.45},
         story_id="story-1",
     )
     store.save_batch("mastodon", [full], now=T0)

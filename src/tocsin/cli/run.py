@@ -35,6 +35,7 @@ from tocsin.runtime import (
     enforce_retention,
     enrichers,
     http_client,
+    monitor_sources,
     query_terms,
     reload_watches,
     run_until_signalled,
@@ -113,6 +114,7 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
         chores = [
             asyncio.create_task(enforce_retention(store, settings.retention, clock)),
             asyncio.create_task(reload_watches(pipeline, workspace, clock)),
+            asyncio.create_task(monitor_sources(store, sources, clock)),
         ]
         try:
             await run_until_signalled(pipeline)

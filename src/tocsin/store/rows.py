@@ -67,6 +67,7 @@ def mention_row(m: Mention, now: datetime) -> dict[str, Any]:
         "title": clean(m.title),
         "text": clean(m.text),
         "lang": _clean_opt(m.lang),
+        "lang_confidence": m.lang_confidence,
         "author_handle": clean(author.handle),
         "author_name": clean(author.name),
         "author_followers": _int(author.followers),
@@ -80,8 +81,12 @@ def mention_row(m: Mention, now: datetime) -> dict[str, Any]:
         "sentiment_label": None if sentiment is None else clean(sentiment.label),
         "sentiment_score": None if sentiment is None else sentiment.score,
         "demand": _clean_opt(m.demand),
+        "complaint": bool(m.complaint),
+        "urgent": clean(",".join(m.urgent)),
         "reach": _int(m.reach),
+        "velocity": m.velocity,
         "priority": m.priority,
+        "priority_factors": json.dumps(dict(m.priority_factors), ensure_ascii=True),
         "story_id": _clean_opt(m.story_id),
         "parent_id": _clean_opt(m.parent_id),
         "thread_id": _clean_opt(m.thread_id),
@@ -98,6 +103,16 @@ def _raw(text: str) -> dict[str, Any]:
     except ValueError:
         return {"_unreadable": text}
     return value if isinstance(value, dict) else {"_value": value}
+
+
+def _factors(text: str) -> dict[str, float]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
 
 
 def row_mention(row: Mapping[Any, Any], watches: tuple[str, ...] = ()) -> Mention:
@@ -119,6 +134,7 @@ def row_mention(row: Mapping[Any, Any], watches: tuple[str, ...] = ()) -> Mentio
         ),
         title=row["title"],
         lang=row["lang"],
+        lang_confidence=row["lang_confidence"],
         metrics=Metrics(
             likes=row["likes"],
             reposts=row["reposts"],
@@ -132,8 +148,12 @@ def row_mention(row: Mapping[Any, Any], watches: tuple[str, ...] = ()) -> Mentio
         watches=watches,
         sentiment=None if label is None else Sentiment(label=label, score=float(score or 0.0)),
         demand=row["demand"],
+        complaint=bool(row["complaint"]),
+        urgent=tuple(r for r in row["urgent"].split(",") if r),
         reach=row["reach"],
+        velocity=row["velocity"],
         priority=row["priority"],
+        priority_factors=_factors(row["priority_factors"]),
         story_id=row["story_id"],
     )
 

@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from tocsin.events import Event
 from tocsin.mention import Mention
 from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
+from tocsin.store import events as events_sql
 from tocsin.store import refresh
 from tocsin.store import search as search_sql
 from tocsin.store.database import WRITE, connect, run_migrations
@@ -44,13 +46,16 @@ _CHUNK = 500  # ids per IN (...) list
 # Enrichment a later save may lack (e.g. enrichment failed): keep what we had.
 _KEEP_IF_NULL = (
     "lang",
+    "lang_confidence",
     "sentiment_label",
     "sentiment_score",
     "demand",
     "reach",
+    "velocity",
     "priority",
-    "story_id",
 )
+# Once a mention belongs to a story it stays there (story ids are stable).
+_KEEP_FIRST = ("story_id",)
 
 
 @dataclass(frozen=True)
@@ -176,15 +181,15 @@ class Store:
             stmt = stmt.values(search_vector=self._tsvector(sa.bindparam("body")))
         excluded = stmt.excluded
         keep = {"pk", "id", "seen_at"}
-        update = {
-            c.name: (
-                sa.func.coalesce(excluded[c.name], table.c[c.name])
-                if c.name in _KEEP_IF_NULL
-                else excluded[c.name]
-            )
-            for c in table.c
-            if c.name not in keep
-        }
+
+        def merged(name: str) -> Any:
+            if name in _KEEP_IF_NULL:
+                return sa.func.coalesce(excluded[name], table.c[name])
+            if name in _KEEP_FIRST:
+                return sa.func.coalesce(table.c[name], excluded[name])
+            return excluded[name]
+
+        update = {c.name: merged(c.name) for c in table.c if c.name not in keep}
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=update)
         if postgres:  # the tsvector is in the row; no pks needed
             conn.execute(stmt, rows)
@@ -233,6 +238,32 @@ class Store:
                 return None
             watches = search_sql.load_watches(conn, [mention_id])
         return row_mention(row._mapping, watches.get(mention_id, ()))
+
+    def get_many(self, mention_ids: Sequence[str]) -> dict[str, Mention]:
+        """The stored mentions among `mention_ids`, by id (missing ids are left out)."""
+        found: dict[str, Mention] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(mention_ids)):
+                rows = conn.execute(sa.select(mentions).where(mentions.c.id.in_(chunk))).all()
+                watches = search_sql.load_watches(conn, [r.id for r in rows])
+                for row in rows:
+                    found[row.id] = row_mention(row._mapping, watches.get(row.id, ()))
+        return found
+
+    def story_seeds(self, *, since: datetime) -> list[tuple[str, str, datetime, str | None]]:
+        """``(id, text, published_at, story_id)`` of mentions published since `since`, oldest
+        first: what the stories enricher needs to rebuild its index after a restart."""
+        t = mentions
+        query = (
+            sa.select(t.c.id, t.c.title, t.c.text, t.c.published_at, t.c.story_id)
+            .where(t.c.published_at >= since)
+            .order_by(t.c.published_at, t.c.pk)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (r.id, f"{r.title}\n{r.text}" if r.title else r.text, r.published_at, r.story_id)
+                for r in conn.execute(query)
+            ]
 
     def count(self) -> int:
         """How many mentions are stored."""
@@ -349,6 +380,30 @@ class Store:
             )
             for r in rows
         ]
+
+    # -- events ----------------------------------------------------------------------------
+
+    def record_event(self, event: Event) -> None:
+        """Append an event (source down/up, ...)."""
+        with self._write() as conn, conn.begin():
+            events_sql.append(conn, event)
+
+    def events(
+        self,
+        *,
+        kinds: Sequence[str] = (),
+        subject: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Recorded events, newest first."""
+        with self.engine.connect() as conn:
+            return events_sql.select(conn, kinds=kinds, subject=subject, since=since, limit=limit)
+
+    def last_event(self, subject: str, kinds: Sequence[str]) -> Event | None:
+        """The newest event of one of `kinds` about `subject`."""
+        with self.engine.connect() as conn:
+            return events_sql.last(conn, subject, kinds)
 
     # -- ingest errors ---------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "FTS_TABLE",
     "UTCDateTime",
+    "events",
     "ingest_errors",
     "mention_refresh",
     "mention_watches",
@@ -76,6 +77,7 @@ def _mention_columns() -> list[sa.Column[Any]]:
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("lang", sa.Text),
+        sa.Column("lang_confidence", sa.Float),
         sa.Column("author_handle", sa.Text, nullable=False),
         sa.Column("author_name", sa.Text, nullable=False),
         sa.Column("author_followers", sa.BigInteger),
@@ -89,8 +91,12 @@ def _mention_columns() -> list[sa.Column[Any]]:
         sa.Column("sentiment_label", sa.Text),
         sa.Column("sentiment_score", sa.Float),
         sa.Column("demand", sa.Text),
+        sa.Column("complaint", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("urgent", sa.Text, nullable=False, server_default=""),
         sa.Column("reach", sa.BigInteger),
+        sa.Column("velocity", sa.Float),
         sa.Column("priority", sa.Float),
+        sa.Column("priority_factors", sa.Text, nullable=False, server_default="{}"),
         sa.Column("story_id", sa.Text),
         sa.Column("parent_id", sa.Text),
         sa.Column("thread_id", sa.Text),
@@ -104,6 +110,8 @@ def _mention_columns() -> list[sa.Column[Any]]:
 mentions = sa.Table("mentions", metadata, *_mention_columns())
 sa.Index("ix_mentions_published", mentions.c.published_at.desc(), mentions.c.pk.desc())
 sa.Index("ix_mentions_source_published", mentions.c.source, mentions.c.published_at)
+sa.Index("ix_mentions_story", mentions.c.story_id)
+sa.Index("ix_mentions_priority", mentions.c.priority)
 
 mentions_pg = sa.Table(
     "mentions",
@@ -189,3 +197,18 @@ mention_refresh = sa.Table(
 )
 """When each recent mention's engagement is next re-polled (see `tocsin.store.refresh`)."""
 sa.Index("ix_mention_refresh_due", mention_refresh.c.source, mention_refresh.c.due_at)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+"""What happened that someone may need to know: ``source_down``/``source_up`` for a source
+(subject = its key), later crisis level changes; ``details`` is JSON. Alerting reads it."""
+sa.Index("ix_events_at", events.c.at)
+sa.Index("ix_events_subject", events.c.subject, events.c.id)
