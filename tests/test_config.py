@@ -412,3 +412,15 @@ def test_secrets_never_appear_in_errors(tmp_path: Path, pm: pluggy.PluginManager
     for secret in SECRETS:
         assert secret not in str(err)
     assert re.search(r"unsupported database URL 'mysql://me:\*+@h/t'", str(err))
+
+
+def test_enrich_settings_default_and_onnx_needs_a_model_path(tmp_path: Path) -> None:
+    init_workspace(tmp_path, organisation="Acme")
+    settings = load_settings(tmp_path, env={})
+    assert (settings.enrich.sentiment, settings.enrich.negative_retelling) == ("default", 10.0)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={"TOCSIN_ENRICH_SENTIMENT": "onnx"})
+    assert "sentiment_model_path" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={"TOCSIN_ENRICH_SENTIMENT": "acurate"})
+    assert "did you mean 'accurate'" in str(caught.value)

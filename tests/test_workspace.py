@@ -23,6 +23,7 @@ def test_template_ships_as_package_data() -> None:
         "sources",
         "retention",
         "run",
+        "enrich",
         "web",
     }
     assert "Change Acme to your brand here" in text

@@ -2,7 +2,7 @@
 
 `load_settings(workspace)` reads ``workspace / "tocsin.toml"``, applies the environment
 (`TOCSIN_<SECTION>_<KEY>` for the keys of the single-table sections: organisation, database,
-retention, run, web), replaces ``{organisation}`` / ``{organisation_tag}`` in watch queries and
+retention, run, enrich, web), replaces ``{organisation}`` / ``{organisation_tag}`` in watch queries and
 source options, and validates everything at once. Every model forbids unknown keys, so a typo
 is an error with a did-you-mean. Any problem raises `ConfigError`, whose message names the
 file, the line, the key path, what is wrong and the fix, for every problem found.
@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 
 from tocsin.configenv import apply_env, env_keys, substitute_organisation, typo_env_vars
@@ -52,6 +53,7 @@ __all__ = [
     "TAGS",
     "ConfigError",
     "Database",
+    "Enrich",
     "Organisation",
     "Problem",
     "Retention",
@@ -225,6 +227,42 @@ class Run(_Section):
         return level
 
 
+SENTIMENT_MODES = ("default", "accurate", "onnx")
+
+
+class Enrich(_Section):
+    """How mentions are understood: the sentiment model, stories, and how priority weighs."""
+
+    sentiment: str = "default"
+    sentiment_model_path: str = ""
+    story_window_hours: int = Field(default=72, gt=0, le=24 * 30)
+    negative_retelling: float = Field(default=10.0, ge=1)
+    positive_retelling: float = Field(default=3.0, ge=1)
+
+    @field_validator("sentiment")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in SENTIMENT_MODES:
+            raise custom_error(
+                "sentiment_mode",
+                f"unknown sentiment mode {value!r}{did_you_mean(value, SENTIMENT_MODES)}",
+                'use sentiment = "default" (shipped model), "accurate" (needs '
+                "pip install 'tocsin[accurate]') or \"onnx\" with sentiment_model_path",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _onnx_needs_a_path(self) -> Enrich:
+        if self.sentiment == "onnx" and not self.sentiment_model_path:
+            raise custom_error(
+                "sentiment_model_path",
+                'sentiment = "onnx" needs the folder of an exported model',
+                'set sentiment_model_path = "/path/to/model" (model.onnx, tokenizer.json, '
+                "config.json), or use the default mode",
+            )
+        return self
+
+
 class Web(_Section):
     """Where the web app listens."""
 
@@ -241,6 +279,7 @@ class Settings(_Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     retention: Retention = Field(default_factory=Retention)
     run: Run = Field(default_factory=Run)
+    enrich: Enrich = Field(default_factory=Enrich)
     web: Web = Field(default_factory=Web)
 
     @field_validator("watches", "sources", mode="wrap")

@@ -1,7 +1,7 @@
 """``TOCSIN_*`` environment overrides and ``{organisation}`` substitution in raw settings.
 
 ``TOCSIN_<SECTION>_<KEY>`` overrides a key of a single-table section (organisation, database,
-retention, run, web): ``TOCSIN_DATABASE_URL``, ``TOCSIN_RUN_LOG_LEVEL``. List keys take
+retention, run, enrich, web): ``TOCSIN_DATABASE_URL``, ``TOCSIN_RUN_LOG_LEVEL``. List keys take
 comma-separated values (``TOCSIN_ORGANISATION_LANGUAGES=fr,en,de``). Other ``TOCSIN_``
 variables are ignored; `unknown_env_vars` names those that look like a typo of a setting.
 """
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TOCSIN_"
-ENV_SECTIONS = ("organisation", "database", "retention", "run", "web")
+ENV_SECTIONS = ("organisation", "database", "retention", "run", "enrich", "web")
 NOT_CONFIG = frozenset({"TOCSIN_WORKSPACE", "TOCSIN_REQUIRE_SERVICES"})
 
 

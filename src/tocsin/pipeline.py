@@ -25,6 +25,7 @@ from typing import Any
 
 from tocsin.clock import Clock
 from tocsin.enrich.base import Enricher
+from tocsin.enrich.reach import measured_velocity
 from tocsin.mention import Mention, split_id
 from tocsin.query import Matcher
 from tocsin.sources.base import Batch, IngestError, RawItem, Source, SourceError
@@ -301,7 +302,12 @@ class Pipeline:
         keep = batch.refreshed or self._keep_unmatched(source)
         matched = match_mentions(self.matcher, mentions, keep_unmatched=keep)
         if matched and self.enrichers:
-            matched = enrich_mentions(self.enrichers, matched)
+            previous = await asyncio.to_thread(self.store.engagement, [m.id for m in matched])
+            matched = [
+                dataclasses.replace(m, velocity=measured_velocity(m, previous.get(m.id), now))
+                for m in matched
+            ]
+            matched = await asyncio.to_thread(enrich_mentions, self.enrichers, matched)
         all_errors = [*batch.errors, *errors]
         result = await asyncio.to_thread(
             self.store.save_batch,

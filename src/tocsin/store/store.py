@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from tocsin.events import Event
-from tocsin.mention import Mention
+from tocsin.mention import Mention, Metrics
 from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
 from tocsin.store import events as events_sql
@@ -248,6 +248,22 @@ class Store:
                 watches = search_sql.load_watches(conn, [r.id for r in rows])
                 for row in rows:
                     found[row.id] = row_mention(row._mapping, watches.get(row.id, ()))
+        return found
+
+    def engagement(
+        self, mention_ids: Sequence[str]
+    ) -> dict[str, tuple[Metrics, datetime, float | None]]:
+        """``{id: (metrics, updated_at, velocity)}`` as last stored, for the stored ids among
+        `mention_ids`: what the pipeline needs to measure engagement growth between fetches."""
+        t = mentions
+        columns = (t.c.id, t.c.likes, t.c.reposts, t.c.replies, t.c.quotes, t.c.views)
+        found: dict[str, tuple[Metrics, datetime, float | None]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(mention_ids)):
+                query = sa.select(*columns, t.c.updated_at, t.c.velocity).where(t.c.id.in_(chunk))
+                for r in conn.execute(query):
+                    metrics = Metrics(r.likes, r.reposts, r.replies, r.quotes, r.views)
+                    found[r.id] = (metrics, r.updated_at, r.velocity)
         return found
 
     def story_seeds(self, *, since: datetime) -> list[tuple[str, str, datetime, str | None]]:
