@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import pydantic
@@ -261,3 +261,84 @@ def test_options_are_checked() -> None:
 
 def test_registered_as_a_plugin() -> None:
     assert facebook.tocsin_sources() == [FacebookPageSource]
+
+
+# -- engagement refresh --------------------------------------------------------------------
+
+
+class GraphIds:
+    """``GET /v21.0/?ids=…``: posts and comments by id; an unknown id fails the whole request
+    with Graph's error 803, as Graph does."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.objects = doc("ids_posts.json") | doc("ids_comments.json")
+        self.asked: list[dict[str, str]] = []
+        server.route("/v21.0/", self.handle)
+
+    def handle(self, h: Any) -> None:
+        query = dict(parse_qsl(urlsplit(h.path).query))
+        self.asked.append(query)
+        assert h.headers.get("Authorization") == f"Bearer {TOKEN}"
+        ids = query["ids"].split(",")
+        missing = [i for i in ids if i not in self.objects]
+        if missing:
+            error = doc("error_aliases_missing.json")
+            error["error"]["message"] = error["error"]["message"].replace("2001_3099", missing[0])
+            body = error
+        else:
+            body = {i: self.objects[i] for i in ids}
+        self.server.reply(h, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+async def test_refresh_reads_posts_and_comments_by_id(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    graph = GraphIds(server)
+    source = make_source(server.url(""), client)
+    assert source.can_refresh
+    items = await source.refresh(["104857600_2001", "2001_3005", "2001_3099", "not an id"])
+    post, comment = [source.normalise(item) for item in items]  # 2001_3099 was deleted
+    assert post.id == "facebook:104857600_2001"
+    assert (post.metrics.likes, post.metrics.reposts, post.metrics.replies) == (412, 37, 58)
+    assert post.url == "https://www.facebook.com/acmekettles/posts/2001"
+    assert comment.id == "facebook:2001_3005"
+    assert (comment.metrics.likes, comment.metrics.replies) == (19, 6)
+    assert comment.thread_id == comment.parent_id == "facebook:104857600_2001"
+    asked = [(q["ids"], q["fields"].split(",")[0]) for q in graph.asked]
+    assert asked == [
+        ("104857600_2001", "id"),
+        ("2001_3005,2001_3099", "id"),
+        ("2001_3005", "id"),  # asked again without the deleted comment
+    ]
+    assert "reactions.limit(0).summary(true)" in graph.asked[0]["fields"]
+    assert "like_count" in graph.asked[1]["fields"]
+    assert all("access_token" not in q for q in graph.asked)
+
+
+async def test_refresh_looks_up_the_numeric_id_of_a_named_page_once(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    GraphIds(server)
+    server.static("/v21.0/acmekettles", b'{"id": "104857600"}')
+    opts = FacebookOptions(page_id="acmekettles", page_token=TOKEN, base_url=server.url(""))
+    source = FacebookPageSource("acme-fb", opts, client=client, clock=FakeClock(NOW))
+    for _ in range(2):
+        items = await source.refresh(["104857600_2001"])
+        assert [i.payload["kind"] for i in items] == ["post"]
+    assert [p.split("?")[0] for p, _ in server.requests].count("/v21.0/acmekettles") == 1
+
+
+async def test_refresh_errors(server: Any, client: httpx.AsyncClient) -> None:
+    source = make_source(server.url(""), client)
+    server.static("/v21.0/", (FIXTURES / "error_rate_limit.json").read_bytes())
+    with pytest.raises(GraphError, match="rate limited") as limited:
+        await source.refresh(["2001_3005"])
+    assert limited.value.retry_after == 300
+    server.static("/v21.0/", b"{}", status=429, Retry_After="25")
+    with pytest.raises(SourceError, match="HTTP 429") as info:
+        await source.refresh(["2001_3005"])
+    assert info.value.retry_after == 25
+    server.static("/v21.0/", b"<html>oops</html>", status=503)
+    with pytest.raises(SourceError, match="HTTP 503"):
+        await source.refresh(["2001_3005"])

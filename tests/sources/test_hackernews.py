@@ -294,3 +294,67 @@ def test_registered_by_hook() -> None:
     assert hackernews.tocsin_sources() == [HackerNewsSource]
     assert HackerNewsSource.name == "hackernews"
     assert HackerNewsOptions(query="Acme").base_url == "https://hn.algolia.com/api/v1"
+
+
+# -- engagement refresh --------------------------------------------------------------------
+
+
+def story(object_id: int, points: int, comments: int) -> dict[str, Any]:
+    return {
+        "created_at": "2026-01-31T17:02:44.000Z",
+        "title": f"Acme story {object_id}",
+        "url": "https://acme.example/",
+        "author": "roadrunner_fan",
+        "points": points,
+        "num_comments": comments,
+        "story_id": object_id,
+        "created_at_i": 1769878964,
+        "_tags": ["story", "author_roadrunner_fan", f"story_{object_id}"],
+        "objectID": str(object_id),
+    }
+
+
+def serve_stories(server: Any, stories: list[dict[str, Any]]) -> None:
+    """Answer ``/search`` with the stories whose ``story_<id>`` tag is asked for."""
+
+    def handler(h: Any) -> None:
+        tags = params(h.path)["tags"]
+        assert tags.startswith("story,(")
+        assert tags.endswith(")")
+        wanted = set(tags[len("story,(") : -1].split(","))
+        hits = [s for s in stories if f"story_{s['objectID']}" in wanted]
+        body = {"hits": hits, "nbHits": len(hits), "page": 0, "nbPages": 1}
+        server.reply(h, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    server.route("/api/v1/search", handler)
+
+
+async def test_refresh_reads_current_points_of_stories_in_one_search(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    dead = story(3, 0, 0) | {"author": None, "title": None}
+    serve_stories(server, [story(1, 120, 55), story(2, 9, 1), dead])
+    source = make_source(client, server)
+    assert source.can_refresh
+    items = await source.refresh(["1", "2", "3", "4", "not-a-number"])
+    mentions = [source.normalise(item) for item in items]
+    assert [m.id for m in mentions] == ["hackernews:1", "hackernews:2"]  # 3 dead, 4 deleted
+    assert (mentions[0].metrics.likes, mentions[0].metrics.replies) == (120, 55)
+    assert mentions[0].thread_id == "hackernews:1"
+    ((path, _headers),) = server.requests
+    assert params(path) == {"tags": "story,(story_1,story_2,story_3,story_4)", "hitsPerPage": "4"}
+    assert await source.refresh(["x"]) == []
+    assert len(server.requests) == 1
+
+
+async def test_refresh_429_and_5xx_are_source_errors(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    source = make_source(client, server)
+    server.static("/api/v1/search", b"slow down", status=429, Retry_After="30")
+    with pytest.raises(SourceError) as caught:
+        await source.refresh(["1"])
+    assert caught.value.retry_after == 30
+    server.static("/api/v1/search", b"oops", status=502)
+    with pytest.raises(SourceError, match="502"):
+        await source.refresh(["1"])

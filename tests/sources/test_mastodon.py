@@ -473,3 +473,67 @@ async def test_stream_false_polls_every_interval(server: Any, client: httpx.Asyn
     assert second.items == ()
     assert source.clock.sleeps == [45]  # type: ignore[attr-defined]
     assert requests_to(server, f"/a{STREAM}") == []
+
+
+# -- engagement refresh --------------------------------------------------------------------
+
+
+def local_status(server: Any, local_id: str, **fields: Any) -> dict[str, Any]:
+    """The first fixture status, as its own instance (the local server) serves it."""
+    status = dict(fixture("tag_moonbeam.json")[0])
+    base = server.url("")
+    status |= {
+        "id": local_id,
+        "uri": f"{base}/users/ines/statuses/{local_id}",
+        "url": f"{base}/@ines/{local_id}",
+        **fields,
+    }
+    return status
+
+
+async def test_refresh_reads_each_status_on_its_instance(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    base = server.url("")
+    fresh = local_status(server, "101", favourites_count=70, reblogs_count=9, replies_count=4)
+    reply = local_status(server, "102", in_reply_to_id="100", in_reply_to_account_id="4101")
+    parent = local_status(server, "100")
+    for status in (fresh, reply, parent):
+        server.static(f"/api/v1/statuses/{status['id']}", body(status))
+    server.static("/api/v1/statuses/103", b'{"error": "Record not found"}', 404)
+    source = make(client, base, access_token="sekret-token")
+    assert source.can_refresh
+    uris = [
+        fresh["uri"],
+        reply["uri"],
+        f"{base}/users/ines/statuses/103",  # deleted
+        "https://misskey.example/notes/9abc",  # not a Mastodon URI: never asked
+        "http://elsewhere.example/users/x/statuses/1",  # plain http, not configured: refused
+        "https://10.0.0.1/users/x/statuses/1",  # an IP literal: refused
+    ]
+    items = await source.refresh(uris)
+    by_id = {m.native_id: m for m in (source.normalise(i) for i in items)}
+    assert list(by_id) == [fresh["uri"], reply["uri"]]
+    counts = by_id[fresh["uri"]].metrics
+    assert (counts.likes, counts.reposts, counts.replies) == (70, 9, 4)
+    assert by_id[reply["uri"]].parent_id == f"mastodon:{parent['uri']}"  # read from the instance
+    asked = sorted(urlsplit(p).path for p, _ in server.requests)
+    assert asked == [f"/api/v1/statuses/{n}" for n in ("100", "101", "102", "103")]
+    assert all(h["Authorization"] == "Bearer sekret-token" for _, h in server.requests)
+
+
+async def test_refresh_raises_only_when_nothing_could_be_read(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    base = server.url("")
+    source = make(client, base)
+    server.static("/api/v1/statuses/1", b"{}", 429, Retry_After="40")
+    server.static("/api/v1/statuses/2", b"down", 502)
+    uris = [f"{base}/users/a/statuses/1", f"{base}/users/a/statuses/2"]
+    with pytest.raises(SourceError) as info:
+        await source.refresh(uris)
+    assert info.value.retry_after == 40
+    server.static("/api/v1/statuses/3", body(local_status(server, "3")))
+    items = await source.refresh([*uris, f"{base}/users/ines/statuses/3"])
+    assert [i.native_id for i in items] == [f"{base}/users/ines/statuses/3"]  # others skipped
+    assert "Authorization" not in server.requests[-1][1]  # no token configured

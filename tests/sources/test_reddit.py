@@ -293,7 +293,9 @@ async def test_unreadable_cursor_starts_over(server: Any, client: httpx.AsyncCli
         ({"subreddits": ["no spaces please"]}, "is not a subreddit name"),
         ({"query": "Acme", "limit": 500}, "less than or equal to 100"),
         ({"query": "Acme", "interval": 5}, "greater than or equal to 60"),
-        ({"query": "Acme", "client_secret": "x"}, "Extra inputs are not permitted"),
+        ({"query": "Acme", "token": "x"}, "Extra inputs are not permitted"),
+        ({"query": "Acme", "client_secret": "x"}, "both `client_id` and `client_secret`"),
+        ({"query": "Acme", "client_id": "a", "client_secret": "b", "username": "u"}, "go together"),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:

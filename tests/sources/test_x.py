@@ -378,3 +378,54 @@ def test_registered_by_hook() -> None:
     assert opts.x_queries() == ["acme", "from:acme"]
     assert opts.base_url == "https://api.x.com"
     assert opts.stream is False
+
+
+# -- engagement refresh --------------------------------------------------------------------
+
+LOOKUP = "/2/tweets"
+
+
+async def test_refresh_looks_posts_up_by_id_and_skips_deleted_ones(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    server.static(LOOKUP, fixture("lookup_partial.json"))
+    source = make_source(client, server)
+    assert source.can_refresh
+    items = await source.refresh(["1885000000000000101", "1885000000000000102", "bad"])
+    (mention,) = [source.normalise(item) for item in items]  # ...102 was deleted
+    assert mention.id == "x:1885000000000000101"
+    assert (mention.metrics.likes, mention.metrics.reposts, mention.metrics.views) == (
+        230,
+        12,
+        18044,
+    )
+    assert mention.author.followers == 4200
+    ((path, headers),) = server.requests
+    asked = params(path)
+    assert asked["ids"] == "1885000000000000101,1885000000000000102"
+    assert "public_metrics" in asked["tweet.fields"]
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert await source.refresh(["nope"]) == []
+
+
+async def test_refresh_of_only_deleted_posts_is_empty(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    gone = json.loads(fixture("lookup_partial.json"))
+    del gone["data"], gone["includes"]
+    server.static(LOOKUP, json.dumps(gone).encode())
+    assert await make_source(client, server).refresh(["1885000000000000102"]) == []
+
+
+async def test_refresh_429_and_5xx_are_source_errors(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    source = make_source(client, server)
+    reset = str(int(NOW.timestamp()) + 90)
+    server.static(LOOKUP, b'{"title": "Too Many Requests"}', 429, x_rate_limit_reset=reset)
+    with pytest.raises(SourceError, match="HTTP 429") as info:
+        await source.refresh(["1"])
+    assert info.value.retry_after == 90
+    server.static(LOOKUP, b"over capacity", 503)
+    with pytest.raises(SourceError, match=r"/2/tweets\?ids=1.*HTTP 503"):
+        await source.refresh(["1"])

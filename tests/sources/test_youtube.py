@@ -303,3 +303,47 @@ def test_registered_by_hook() -> None:
     opts = YouTubeOptions(api_key=KEY, query="Acme")
     assert opts.base_url == "https://www.googleapis.com/youtube/v3"
     assert opts.daily_quota_units == 10_000
+
+
+# -- engagement refresh --------------------------------------------------------------------
+
+
+async def test_refresh_looks_videos_and_comments_up_by_id(
+    server: Any, client: httpx.AsyncClient
+) -> None:
+    server.static("/youtube/v3/videos", fixture("videos_list.json"))
+    server.static("/youtube/v3/commentThreads", fixture("comment_threads.json"))
+    source = make_source(client, server)
+    assert source.can_refresh
+    items = await source.refresh(
+        ["Ac3Anv1l001", "Gone0000001", "comment:UgzThread001", "comment:UgzGone", "bad id!"]
+    )
+    video, comment = [source.normalise(item) for item in items]  # the gone ones: not returned
+    assert video.id == "youtube:Ac3Anv1l001"
+    assert video.title == "Acme Anvil 3000 & the cracked base"
+    assert (video.metrics.likes, video.metrics.replies, video.metrics.views) == (1204, 311, 48213)
+    assert comment.id == "youtube:comment:UgzThread001"
+    assert (comment.metrics.likes, comment.metrics.replies) == (42, 3)
+    videos, threads = (params(p) for p, _ in server.requests)
+    assert videos == {"part": "snippet,statistics", "id": "Ac3Anv1l001,Gone0000001"}
+    assert threads["id"] == "UgzThread001,UgzGone"
+    assert all(h["X-goog-api-key"] == KEY and KEY not in p for p, h in server.requests)
+    assert source.quota.used == 2  # one unit per lookup
+
+
+async def test_refresh_errors(server: Any, client: httpx.AsyncClient) -> None:
+    source = make_source(client, server)
+    server.static("/youtube/v3/videos", b"{}", 429, Retry_After="12")
+    with pytest.raises(SourceError, match="HTTP 429") as info:
+        await source.refresh(["Ac3Anv1l001"])
+    assert info.value.retry_after == 12
+    server.static("/youtube/v3/videos", b"<html>backend error</html>", 503)
+    with pytest.raises(SourceError, match=r"videos\?.*HTTP 503"):
+        await source.refresh(["Ac3Anv1l001"])
+    server.static("/youtube/v3/videos", fixture("error_quota.json"), 403)
+    with pytest.raises(SourceError, match="daily quota is spent") as quota:
+        await source.refresh(["Ac3Anv1l001"])
+    assert quota.value.retry_after == TO_PACIFIC_MIDNIGHT
+    server.static("/youtube/v3/videos", json.dumps({"items": []}).encode())
+    with pytest.raises(SourceError, match="quota"):  # nothing more is spent today
+        await source.refresh(["Ac3Anv1l001"])

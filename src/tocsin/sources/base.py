@@ -9,19 +9,24 @@ becomes an `IngestError` (kept with its raw text for inspection) and never stops
 from __future__ import annotations
 
 import abc
+import os
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from tocsin.clock import Clock
+from tocsin.configerror import custom_error
 from tocsin.mention import Mention
 from tocsin.normalise import canonical_url
+from tocsin.redaction import is_secret_key
 
 __all__ = [
+    "ENV_PREFIX",
     "ApiRoot",
     "Batch",
     "IngestError",
@@ -33,6 +38,7 @@ __all__ = [
     "SourceOptions",
     "WebUrl",
     "Words",
+    "read_env_option",
 ]
 
 
@@ -51,6 +57,40 @@ def _words(value: str) -> str:
     return value.strip()
 
 
+ENV_PREFIX = "env:"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _is_secret_option(cls: type[BaseModel], name: str) -> bool:
+    field_info = cls.model_fields.get(name)
+    annotation = field_info.annotation if field_info is not None else None
+    return is_secret_key(name) or "SecretStr" in str(annotation)
+
+
+def read_env_option(option: str, value: str, context: object = None) -> str:
+    """The value of ``env:NAME`` for `option`, from ``context["env"]`` if the validation was
+    given one, else from the process environment; a clear error when it is not set."""
+    variable = value.removeprefix(ENV_PREFIX).strip()
+    if not _ENV_NAME.fullmatch(variable):
+        raise custom_error(
+            "env_option",
+            f'`{option}` = "env:…" does not name an environment variable',
+            f'write `{option} = "env:NAME"` with NAME made of letters, digits and _, '
+            f'e.g. "env:TOCSIN_{option.upper()}"',
+        )
+    env = context.get("env") if isinstance(context, Mapping) else None
+    found = (env if isinstance(env, Mapping) else os.environ).get(variable)
+    if not found:
+        state = "is empty" if found == "" else "is not set"
+        raise custom_error(
+            "env_option_missing",
+            f"`{option}` is read from the environment variable {variable}, which {state}",
+            f"set {variable} in the environment tocsin runs in (e.g. `export {variable}=…`, "
+            "a systemd EnvironmentFile or a container secret), or write the value itself",
+        )
+    return found
+
+
 WebUrl = Annotated[str, AfterValidator(_web_url)]
 """An option holding an absolute http(s) URL (a feed, a page)."""
 ApiRoot = Annotated[str, AfterValidator(_api_root)]
@@ -60,9 +100,30 @@ Words = Annotated[str, AfterValidator(_words)]
 
 
 class SourceOptions(BaseModel):
-    """Base of every source's typed options; unknown keys are an error (typos must not pass)."""
+    """Base of every source's typed options; unknown keys are an error (typos must not pass).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A secret option (a `SecretStr`, or a name such as ``api_key``, ``client_secret``,
+    ``password``: see `tocsin.redaction.is_secret_key`), and any option named in `ENV_OPTIONS`,
+    may be written ``"env:NAME"``: its value is then read from the environment variable
+    ``NAME`` when the options are validated, so the secret never sits in ``tocsin.toml``. A
+    missing or empty variable is an error naming it and the option; the value itself is never
+    shown (``hide_input_in_errors``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    ENV_OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    """Options that are not secret but may also be read from the environment (``env:NAME``)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_environment(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if not (isinstance(value, str) and value.startswith(ENV_PREFIX)):
+            return value
+        if not (name in cls.ENV_OPTIONS or _is_secret_option(cls, name)):
+            return value
+        return read_env_option(name, value, info.context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,8 @@ from tocsin.sources.base import (
     SourceError,
     SourceOptions,
 )
+from tocsin.sources.facebook_refresh import BATCH as REFRESH_BATCH
+from tocsin.sources.facebook_refresh import refresh_objects
 from tocsin.sources.http import HttpStatusError
 from tocsin.sources.http import fetch as http_fetch
 
@@ -125,6 +127,15 @@ and `pages_read_user_content`. Polled every `interval` seconds.
 """
     Options = FacebookOptions
     options: FacebookOptions
+    numeric_page_id: str | None = None
+    """The page's numeric id, when `page_id` is a username and it was looked up."""
+    refresh_batch = REFRESH_BATCH
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current reactions, shares and comment counts (`facebook_refresh`)."""
+        return await refresh_objects(
+            self, native_ids, post_fields=POST_FIELDS, comment_fields=COMMENT_FIELDS
+        )
 
     def describe(self) -> str:
         """The page id."""
@@ -247,6 +258,10 @@ and `pages_read_user_content`. Polled every `interval` seconds.
                 "check `page_id` and `base_url`"
             )
         return data, _next(doc, self.options.base_url)
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        """GET a Graph document with the page token; errors explained, the token redacted."""
+        return await self._get(url)
 
     async def _get(self, url: str) -> dict[str, Any]:
         """GET `url` with the token in the header; Graph errors become `GraphError`."""
@@ -382,12 +397,20 @@ def _created(value: object) -> datetime:
 
 
 def _metrics(data: Mapping[str, Any], is_post: bool) -> Metrics:
-    if is_post:
-        box = data.get("comments")
-        summary = box.get("summary") if isinstance(box, dict) else None
-        total = summary.get("total_count") if isinstance(summary, dict) else None
-        return Metrics(replies=_int(total))
+    if is_post:  # reactions and shares are asked for by the engagement refresh only
+        shares = data.get("shares")
+        return Metrics(
+            likes=_summary_total(data.get("reactions")),
+            reposts=_int(shares.get("count")) if isinstance(shares, dict) else 0,
+            replies=_summary_total(data.get("comments")),
+        )
     return Metrics(likes=_int(data.get("like_count")), replies=_int(data.get("comment_count")))
+
+
+def _summary_total(box: object) -> int:
+    """``total_count`` of an edge asked with ``.summary(true)``."""
+    summary = box.get("summary") if isinstance(box, dict) else None
+    return _int(summary.get("total_count")) if isinstance(summary, dict) else 0
 
 
 def _permalink(data: Mapping[str, Any], post: Mapping[str, str], item_id: str) -> str:

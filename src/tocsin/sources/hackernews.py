@@ -145,6 +145,31 @@ the first poll reads back `backfill_hours`.
         """The search words."""
         return f"HN search {self.options.query!r}"
 
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current points and comment counts of up to 100 stories, in one Algolia search.
+
+        ``tags=story,(story_1,story_2,...)`` returns exactly those stories (a story carries its
+        own ``story_<id>`` tag). Comments have no public score on HN (Algolia gives them no
+        points nor comment count), so they are not asked for; deleted stories are not returned.
+        """
+        ids = [i for i in dict.fromkeys(native_ids) if i.isdigit()][: self.refresh_batch]
+        if not ids:
+            return []
+        params = {
+            "tags": f"story,({','.join(f'story_{i}' for i in ids)})",
+            "hitsPerPage": len(ids),
+        }
+        url = f"{self.options.base_url}/search?{urlencode(params)}"
+        data = await self._get_json(url)
+        wanted = set(ids)
+        hits = [
+            (f"hit {n} of {url}", hit)
+            for n, hit in enumerate(data["hits"], 1)
+            if isinstance(hit, dict) and str(hit.get("objectID")) in wanted
+        ]
+        items, _errors = self._items(hits)  # a refresh that cannot be read changes nothing
+        return items
+
     def poll_interval(self) -> float:
         """`interval` seconds."""
         return self.options.interval

@@ -39,6 +39,8 @@ from tocsin.sources.base import (
 )
 from tocsin.sources.http import HttpStatusError
 from tocsin.sources.http import fetch as http_fetch
+from tocsin.sources.mastodon_refresh import BATCH as REFRESH_BATCH
+from tocsin.sources.mastodon_refresh import StatusRefresher
 from tocsin.sources.mastodon_status import (
     explained,
     id_key,
@@ -213,6 +215,12 @@ watches) and full-text `query` search (needs an `access_token`), on one or more 
         full-text search would need one)."""
         tags = [t for t in terms if t.replace("_", "").isalnum()][:5]
         return [("mastodon", MastodonOptions(hashtags=tags))] if tags else []
+
+    refresh_batch = REFRESH_BATCH
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current counts of statuses, each read on its own instance (`mastodon_refresh`)."""
+        return await StatusRefresher(self, self._uris).refresh(native_ids)
 
     def describe(self) -> str:
         """The timelines and instances listened to."""

@@ -8,22 +8,23 @@ poll reads down to it and no further: no gap, no duplicate.
 
 Unauthenticated clients get about 10 requests a minute: requests go through a limiter on the
 injected clock (`max_requests_per_minute`), which also obeys Reddit's ``x-ratelimit-*``
-headers; a 429 becomes a `SourceError` with ``retry_after``. OAuth (asyncpraw) is not used.
+headers; a 429 becomes a `SourceError` with ``retry_after``. With `client_id` and
+`client_secret` the same listings are read through OAuth with asyncpraw (`reddit_oauth`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from tocsin import __version__
 from tocsin.clock import Clock
@@ -42,6 +43,8 @@ from tocsin.sources.base import (
 )
 from tocsin.sources.http import HttpStatusError
 from tocsin.sources.http import fetch as http_fetch
+from tocsin.sources.reddit_oauth import OAUTH_URL, RedditOAuth, asyncpraw_module
+from tocsin.sources.reddit_ratelimit import RateLimiter
 
 __all__ = ["RateLimiter", "RedditOptions", "RedditSource"]
 
@@ -50,7 +53,6 @@ WEB = "https://www.reddit.com"
 USER_AGENT = f"tocsin/{__version__} (self-hosted social listening)"
 GONE = frozenset({"[deleted]", "[removed]"})
 _SUBREDDIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
-_LONGEST_SLEEP = 60.0  # a longer wait is handed to the pipeline's backoff as retry_after
 
 
 class RedditOptions(SourceOptions):
@@ -68,6 +70,13 @@ class RedditOptions(SourceOptions):
     max_pages: int = Field(3, ge=1, le=10, description="pages read per endpoint and poll")
     backfill_hours: float = Field(24.0, ge=0, description="hours read back on the first poll")
     max_requests_per_minute: int = Field(8, ge=1, le=600, description="request budget")
+    client_id: str | None = Field(None, description="OAuth app id: read through asyncpraw")
+    client_secret: SecretStr | None = Field(None, description="OAuth app secret")
+    username: str | None = Field(None, description="account of a script app (with password)")
+    password: SecretStr | None = Field(None, description="password of that account")
+    oauth_url: ApiRoot = Field(OAUTH_URL, description="the OAuth API root")
+
+    ENV_OPTIONS: ClassVar[frozenset[str]] = frozenset({"client_id", "username"})
 
     @field_validator("subreddits")
     @classmethod
@@ -88,6 +97,20 @@ class RedditOptions(SourceOptions):
             raise ValueError("query is blank; give the words to search, e.g. query = 'Acme'")
         if not self.query and not self.subreddits:
             raise ValueError("nothing to read: set `query` (site-wide search) and/or `subreddits`")
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("Reddit OAuth needs both `client_id` and `client_secret` (or neither)")
+        if (self.username is None) != (self.password is None) or (
+            self.username and not self.client_id
+        ):
+            raise ValueError(
+                "`username` and `password` go together, with `client_id` and `client_secret` "
+                "of a script app"
+            )
+        if self.client_id:
+            try:
+                asyncpraw_module()
+            except ImportError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -123,48 +146,6 @@ class Mark:
         return Mark(at, frozenset(names))
 
 
-class RateLimiter:
-    """At most `per_minute` requests in any 60 s, and none while Reddit says the quota is spent."""
-
-    def __init__(self, clock: Clock, per_minute: int) -> None:
-        self.clock = clock
-        self.per_minute = per_minute
-        self.reset_hint: float | None = None  # seconds until the window resets, last heard
-        self._sent: deque[datetime] = deque()
-        self._blocked_until: datetime | None = None
-
-    async def wait(self) -> None:
-        """Wait (on the clock) until one more request is allowed, then count it."""
-        now = self.clock.now()
-        pause = (self._blocked_until - now).total_seconds() if self._blocked_until else 0.0
-        while self._sent and (now - self._sent[0]).total_seconds() >= 60:
-            self._sent.popleft()
-        if len(self._sent) >= self.per_minute:
-            pause = max(pause, 60 - (now - self._sent[0]).total_seconds())
-        if pause > _LONGEST_SLEEP:
-            raise SourceError(
-                f"Reddit's request budget is spent for {pause:g}s more; tocsin will retry then "
-                "(lower `max_requests_per_minute` or raise `interval` if this recurs)",
-                retry_after=pause,
-            )
-        if pause > 0:
-            await self.clock.sleep(pause)
-        self._sent.append(self.clock.now())
-
-    def observe(self, headers: httpx.Headers) -> None:
-        """Read ``x-ratelimit-remaining`` / ``x-ratelimit-reset``; block when nothing remains."""
-        remaining = _number(headers.get("x-ratelimit-remaining"))
-        reset = _number(headers.get("x-ratelimit-reset"))
-        if reset is not None:
-            self.reset_hint = reset
-        if remaining is not None and remaining < 1 and reset:
-            self.block(reset)
-
-    def block(self, seconds: float) -> None:
-        """Send nothing for `seconds`."""
-        self._blocked_until = self.clock.now() + timedelta(seconds=seconds)
-
-
 class RedditSource(PollingSource):
     """Polls Reddit's public listings; see `description`."""
 
@@ -177,6 +158,8 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
 
 - One mention per post or comment: `reddit:t3_<id>` / `reddit:t1_<id>`.
 - Deleted and removed items are skipped.
+- With `client_id` and `client_secret`, read through OAuth with asyncpraw (about 100 requests
+  a minute; `pip install 'tocsin[reddit-oauth]'`).
 """
     Options = RedditOptions
     options: RedditOptions
@@ -191,6 +174,11 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
     ) -> None:
         super().__init__(key, options, client=client, clock=clock)
         self.limiter = RateLimiter(clock, self.options.max_requests_per_minute)
+        self.oauth = RedditOAuth(self.options) if self.options.client_id else None
+
+    def _session(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The OAuth session of one poll or refresh; nothing on the public JSON path."""
+        return self.oauth.session() if self.oauth else contextlib.nullcontext()
 
     @classmethod
     def zero_config(cls, terms: Sequence[str]) -> list[tuple[str, SourceOptions]]:
@@ -206,7 +194,8 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
         if not names:
             return []
         url = f"{self.options.base_url}/api/info.json?id={','.join(names)}&raw_json=1"
-        children, _ = await self._listing(url)
+        async with self._session():
+            children, _ = await self._listing(url)
         items: list[RawItem] = []
         for n, child in enumerate(children, 1):
             try:
@@ -249,12 +238,13 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
         errors: list[IngestError] = []
         new_marks: dict[str, Mark] = {}
         seen: set[str] = set()
-        for endpoint in self.endpoints():
-            mark = marks.get(endpoint.key) or Mark(since.timestamp())
-            found, problems, new_marks[endpoint.key] = await self._read(endpoint, mark)
-            items += [item for item in found if item.native_id not in seen]
-            seen.update(item.native_id for item in found)
-            errors += problems
+        async with self._session():
+            for endpoint in self.endpoints():
+                mark = marks.get(endpoint.key) or Mark(since.timestamp())
+                found, problems, new_marks[endpoint.key] = await self._read(endpoint, mark)
+                items += [item for item in found if item.native_id not in seen]
+                seen.update(item.native_id for item in found)
+                errors += problems
         return Batch(tuple(items), _write_cursor(new_marks), tuple(errors))
 
     async def _read(
@@ -308,6 +298,11 @@ minute without OAuth); Reddit's rate-limit headers and 429 `Retry-After` are obe
         """GET one listing page: its children and the ``after`` fullname of the next page."""
         opts = self.options
         await self.limiter.wait()
+        if self.oauth is not None:
+            try:
+                return _listing_of(await self.oauth.get(url), url)
+            except HttpStatusError as exc:
+                raise self._rate_limited(exc) or exc from None
         try:
             response = await http_fetch(
                 self.client,
@@ -385,6 +380,11 @@ def _parse_listing(body: bytes, url: str) -> tuple[list[Any], str | None]:
             f"GET {url} did not return valid JSON ({exc}); Reddit may be down or answering "
             "with a login or error page; check the subreddit names and `base_url`"
         ) from exc
+    return _listing_of(doc, url)
+
+
+def _listing_of(doc: Any, url: str) -> tuple[list[Any], str | None]:
+    """The children and ``after`` of a parsed Listing document."""
     data = doc.get("data") if isinstance(doc, dict) else None
     children = data.get("children") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(children, list):
@@ -453,13 +453,6 @@ def _str(value: object) -> str:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _read_cursor(cursor: str | None) -> dict[str, Mark]:

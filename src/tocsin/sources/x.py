@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -203,7 +203,23 @@ rules kept in sync, and every reconnection caught up by search so nothing is los
         errors.append(self._error(f"search {query!r}", problem, None))
         return items, errors, newest
 
-    async def _get(self, url: str) -> dict[str, Any]:
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current metrics of up to 100 posts: ``GET /2/tweets?ids=`` with the search fields.
+
+        Deleted, suspended or protected posts come back as partial ``errors`` and are skipped.
+        """
+        ids = [i for i in dict.fromkeys(native_ids) if i.isdigit()][: self.refresh_batch]
+        if not ids:
+            return []
+        params = {"ids": ",".join(ids), **FIELDS}
+        url = f"{self.options.base_url}/2/tweets?{urlencode(params)}"
+        doc = await self._get(url, "a posts lookup (a JSON object)")
+        items, _errors, _newest = self._read(doc, url)  # an unreadable post changes nothing
+        return items
+
+    async def _get(
+        self, url: str, what: str = "a recent search page (a JSON object)"
+    ) -> dict[str, Any]:
         opts = self.options
         response = await send(
             self.client,
@@ -215,7 +231,7 @@ rules kept in sync, and every reconnection caught up by search so nothing is los
         )
         if response.status >= 400:
             raise self._http_error(response, "GET")
-        return response.json_object("a recent search page (a JSON object)")
+        return response.json_object(what)
 
     def _http_error(self, response: ApiResponse, method: str) -> XHttpError:
         """A clear error for an X error status; 429 waits until ``x-rate-limit-reset``."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -58,6 +59,8 @@ API = "https://www.googleapis.com/youtube/v3"
 WATCH = "https://www.youtube.com/watch?v="
 SEARCH_COST = 100
 COMMENTS_COST = 1
+LOOKUP_COST = 1
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 GONE_TITLES = frozenset({"Deleted video", "Private video"})
 _QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded"})
 _KEY_REASONS = frozenset({"keyInvalid", "keyExpired", "API_KEY_INVALID", "API_KEY_EXPIRED"})
@@ -112,6 +115,52 @@ comments on the most recent of them (`commentThreads.list`). Needs an `api_key`.
     def describe(self) -> str:
         """The search words."""
         return f"search {self.options.query!r}"
+
+    refresh_batch = 50  # videos.list and commentThreads.list take at most 50 ids
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        """Current statistics of videos (``videos.list``) and comments (``commentThreads.list``
+        by id), one request of at most 50 ids each (1 quota unit each). Deleted or private
+        videos and deleted comments are simply not returned."""
+        wanted = list(dict.fromkeys(native_ids))[: self.refresh_batch]
+        videos = [i for i in wanted if _ID.fullmatch(i)]
+        comments = [i.removeprefix("comment:") for i in wanted if i.startswith("comment:")]
+        comments = [c for c in comments if _ID.fullmatch(c)]
+        items: list[RawItem] = []
+        base = self.options.base_url
+        if videos:
+            params = {"part": "snippet,statistics", "id": ",".join(videos)}
+            url = f"{base}/videos?{urlencode(params)}"
+            for ref, entry in await self._lookup(url, "a videos.list lookup"):
+                if entry.get("id") in videos:
+                    items += self._checked(entry["id"], "video", entry, ref)
+        if comments:
+            params = {"part": "snippet", "id": ",".join(comments), "textFormat": "plainText"}
+            url = f"{base}/commentThreads?{urlencode(params)}"
+            for ref, entry in await self._lookup(url, "a commentThreads.list lookup"):
+                if entry.get("id") in comments:
+                    items += self._checked(f"comment:{entry['id']}", "comment", entry, ref)
+        return items
+
+    async def _lookup(self, url: str, what: str) -> list[tuple[str, dict[str, Any]]]:
+        """The ``items`` of a lookup by id (1 unit), with their refs; [] if gone."""
+        try:
+            doc = await self._get(url, LOOKUP_COST, what)
+        except _VideoGone:
+            return []
+        entries = doc.get("items")
+        entries = entries if isinstance(entries, list) else []
+        return [(f"item {n} of {url}", e) for n, e in enumerate(entries, 1) if isinstance(e, dict)]
+
+    def _checked(self, native_id: str, kind: str, entry: dict[str, Any], ref: str) -> list[RawItem]:
+        """``[item]`` when it normalises, else ``[]`` (a refresh that cannot be read changes
+        nothing)."""
+        item = RawItem(self.key, native_id, {"kind": kind, "item": entry}, ref)
+        try:
+            self.normalise(item)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return []
+        return [item]
 
     def poll_interval(self) -> float:
         """`interval` seconds."""
@@ -360,6 +409,7 @@ comments on the most recent of them (`commentThreads.list`). Needs an `api_key`.
                 name=channel,
                 url=f"https://www.youtube.com/channel/{channel_id}" if channel_id else "",
             ),
+            metrics=_video_metrics(entry.get("statistics")),
             thread_id=mention_id,
             published_at=to_utc(snippet["publishedAt"]),
             seen_at=self.clock.now(),
@@ -438,6 +488,27 @@ def _error_reasons(doc: object) -> tuple[set[str], str]:
             if isinstance(part, dict) and isinstance(part.get("reason"), str):
                 reasons.add(part["reason"])
     return reasons, _str(error.get("message"))
+
+
+def _video_metrics(statistics: object) -> Metrics:
+    """Likes, comments and views of ``videos.list`` statistics (counts are decimal strings);
+    search results have none."""
+    if not isinstance(statistics, dict):
+        return Metrics()
+    views = _count(statistics.get("viewCount"))
+    return Metrics(
+        likes=_count(statistics.get("likeCount")) or 0,
+        replies=_count(statistics.get("commentCount")) or 0,
+        views=views,
+    )
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _rfc3339(timestamp: float) -> str:
