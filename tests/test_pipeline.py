@@ -220,3 +220,43 @@ async def test_recent_mentions_are_refreshed_and_kept_even_if_they_no_longer_mat
     assert stored.text == "plus rien à voir"
     assert stored.watches == ("brand",)  # the watch that matched first is kept
     assert store.due_for_refresh("fake", now=NOW + timedelta(minutes=6)) == []
+
+
+class RateLimitedRefresh(RefreshingSource):
+    """The platform answers the first refresh with a 429 asking for 10 minutes."""
+
+    calls = 0
+
+    async def refresh(self, native_ids: Sequence[str]) -> list[RawItem]:
+        self.calls += 1
+        if self.calls == 1:
+            raise SourceError("HTTP 429 Too Many Requests", retry_after=600)
+        return await super().refresh(native_ids)
+
+
+async def test_a_rate_limited_refresh_waits_as_long_as_the_platform_asks(store: Store) -> None:
+    clock = FakeClock(NOW)
+    source = RateLimitedRefresh("src", [_batch(0, ["Acme a"])], clock=clock)
+    stop = asyncio.Event()
+
+    def on_batch(report: BatchReport) -> None:
+        if any(m.text == "plus rien à voir" for m in report.mentions):
+            stop.set()
+
+    await _pipeline(store, [source], clock, on_batch=on_batch).run(stop)
+    assert source.calls == 2
+    assert 600.0 in clock.sleeps
+
+
+async def test_stories_survive_a_restart(store: Store) -> None:
+    from tocsin.enrich.stories import StoriesEnricher
+
+    complaint = "Acme a débité deux fois ma carte et personne ne répond au service client"
+    first = ListSource("src", [_batch(0, [complaint])], clock=FakeClock(NOW))
+    await _pipeline(store, [first], FakeClock(NOW), enrichers=[StoriesEnricher()]).run()
+    # A new process: a new, empty index, refilled from the store at start.
+    retelling = ListSource("src2", [_batch(1, [f"RT {complaint} !!"])], clock=FakeClock(NOW))
+    await _pipeline(store, [retelling], FakeClock(NOW), enrichers=[StoriesEnricher()]).run()
+    again = store.get("fake:1-0")
+    assert again is not None
+    assert again.story_id == "fake:0-0"

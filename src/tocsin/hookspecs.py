@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from tocsin.config import Enrich
     from tocsin.sources.base import Source
 
 hookspec = pluggy.HookspecMarker("tocsin")
@@ -27,9 +28,12 @@ def tocsin_sources() -> list[type[Source]]:
 
 
 @hookspec
-def tocsin_enrichers() -> list[Any]:
-    """Return enrichers to run on matched mentions, in order (language, sentiment, ...).
+def tocsin_enrichers(settings: Enrich, languages: tuple[str, ...]) -> list[Any]:
+    """Return enrichers to run on matched mentions, in order (language, sentiment, ...),
+    configured from the workspace's ``[enrich]`` `settings` and its organisation's
+    `languages` (ISO 639-1, most used first; empty when there is no workspace).
 
-    An enricher has a `name` and ``enrich(mentions: list[Mention]) -> list[Mention]``.
+    An enricher has a `name` and ``enrich(mentions: list[Mention]) -> list[Mention]``
+    (see `tocsin.enrich.base.Enricher`). Built-in enrichers run first, plugins' after.
     """
     raise NotImplementedError

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from tocsin.clock import Clock
-from tocsin.enrich.base import Enricher
+from tocsin.enrich.base import Enricher, Remembers
 from tocsin.enrich.reach import measured_velocity
 from tocsin.mention import Mention, split_id
 from tocsin.query import Matcher
@@ -163,6 +163,7 @@ class Pipeline:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Collect and store until `stop` is set (then drain in-flight batches) or all end."""
         stop = stop or asyncio.Event()
+        await self._recall()
         writer = asyncio.create_task(self._write(), name="tocsin-writer")
         collectors = [
             asyncio.create_task(self._collect(source, stop), name=f"collect-{source.key}")
@@ -218,6 +219,15 @@ class Pipeline:
                 await self._failed(source, exc, failures, delay)
                 await self.clock.sleep(delay)
 
+    async def _recall(self) -> None:
+        """Give enrichers with a memory (stories) the recent mentions the store holds."""
+        for enricher in self.enrichers:
+            if isinstance(enricher, Remembers):
+                since = self.clock.now() - enricher.history
+                items = await asyncio.to_thread(self.store.story_seeds, since=since)
+                count = await asyncio.to_thread(enricher.remember, items)
+                log.debug("%s: remembered %d recent mention(s)", enricher.name, count)
+
     def _refreshing_sources(self) -> list[Source]:
         """One source per platform that can re-poll engagement (the first configured)."""
         chosen: dict[str, Source] = {}
@@ -234,6 +244,7 @@ class Pipeline:
         """
         while True:
             now = self.clock.now()
+            wait = REFRESH_POLL
             try:
                 ids = await asyncio.to_thread(
                     self.store.due_for_refresh, source.name, now=now, limit=source.refresh_batch
@@ -246,8 +257,13 @@ class Pipeline:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("%s: engagement refresh failed: %s", source.key, exc)
-            await self.clock.sleep(REFRESH_POLL)
+                retry_after = getattr(exc, "retry_after", None)
+                if isinstance(retry_after, int | float):  # a 429: wait as long as asked
+                    wait = max(wait, min(float(retry_after), self.backoff.cap * 4))
+                log.warning(
+                    "%s: engagement refresh failed: %s; next try in %.0fs", source.key, exc, wait
+                )
+            await self.clock.sleep(wait)
 
     async def _failed(self, source: Source, exc: Exception, failures: int, delay: float) -> None:
         message = str(exc) or type(exc).__name__

@@ -23,6 +23,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tocsin.sources.facebook",
     "tocsin.sources.youtube",
     "tocsin.sources.x",
+    "tocsin.enrich.plugin",
 )
 
 

@@ -18,7 +18,7 @@ import pluggy
 
 from tocsin import __version__
 from tocsin.clock import Clock
-from tocsin.config import ConfigError, Retention, Settings, load_settings
+from tocsin.config import ConfigError, Enrich, Retention, Settings, load_settings
 from tocsin.enrich.base import Enricher
 from tocsin.events import SOURCE_DOWN, SOURCE_UP
 from tocsin.health import health_events
@@ -87,10 +87,17 @@ def build_sources(
     ]
 
 
-def enrichers(pm: pluggy.PluginManager | None = None) -> list[Enricher]:
-    """Every enricher registered by plugins, in registration order."""
+def enrichers(
+    settings: Settings | None = None, pm: pluggy.PluginManager | None = None
+) -> list[Enricher]:
+    """Every enricher registered by plugins, built-ins first, configured by the workspace's
+    `settings` (the defaults without a workspace)."""
     pm = pm or plugin_manager()
-    return [enricher for group in pm.hook.tocsin_enrichers() for enricher in group]
+    groups = pm.hook.tocsin_enrichers(
+        settings=settings.enrich if settings else Enrich(),
+        languages=tuple(settings.organisation.languages) if settings else (),
+    )
+    return [enricher for group in reversed(groups) for enricher in group]
 
 
 async def run_until_signalled(pipeline: Pipeline, *, signals: Sequence[int] | None = None) -> None:

@@ -94,7 +94,7 @@ def _with_progress(
             [source],
             matcher=build_matcher(settings),
             clock=source.clock,
-            enrichers=enrichers(),
+            enrichers=enrichers(settings),
             queue_size=settings.run.queue_size,
             keep_unmatched=lambda _source: keep_unmatched,
             on_batch=reports.append,

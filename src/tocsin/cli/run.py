@@ -106,7 +106,7 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             sources,
             matcher=matcher,
             clock=clock,
-            enrichers=enrichers(),
+            enrichers=enrichers(settings),
             queue_size=settings.run.queue_size,
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=_log_batch,

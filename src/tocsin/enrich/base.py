@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from tocsin.mention import Mention
 
-__all__ = ["Enricher"]
+__all__ = ["Enricher", "Remembers"]
 
 
 @runtime_checkable
@@ -21,3 +22,16 @@ class Enricher(Protocol):
     name: str
 
     def enrich(self, mentions: Sequence[Mention]) -> list[Mention]: ...
+
+
+@runtime_checkable
+class Remembers(Protocol):
+    """An enricher that remembers recent mentions (stories). At start the pipeline gives it
+    what the store holds of the last `history`, so a restart forgets nothing."""
+
+    @property
+    def history(self) -> timedelta: ...
+
+    def remember(self, items: Iterable[tuple[str, str, datetime, str | None]]) -> int:
+        """Take ``(id, text, published_at, story_id)`` oldest first; return how many."""
+        ...

@@ -142,7 +142,7 @@ def priority(mention: Mention, weights: PriorityWeights) -> tuple[float, dict[st
         "urgency": weights.urgency * (1.0 if mention.urgent else 0.4 if mention.complaint else 0.0),
     }
     factors = {name: round(value, 2) for name, value in factors.items() if value > 0}
-    return round(sum(factors.values()), 2), factors
+    return round(float(sum(factors.values())), 2), factors
 
 
 class ReachEnricher:
