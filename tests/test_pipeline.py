@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
 
 from tocsin.clock import FakeClock
-from tocsin.mention import Mention, make_id
+from tocsin.mention import Author, Mention, make_id
 from tocsin.pipeline import Backoff, BatchReport, Pipeline, match_mentions, normalise_batch
 from tocsin.query import Matcher, parse
 from tocsin.sources.base import Batch, RawItem, Source, SourceError
@@ -260,3 +261,37 @@ async def test_stories_survive_a_restart(store: Store) -> None:
     again = store.get("fake:1-0")
     assert again is not None
     assert again.story_id == "fake:0-0"
+
+
+class CompletingSource(ListSource):
+    """Completes matched mentions: names the author, or fails when told to."""
+
+    failing = False
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.completed: list[list[str]] = []
+
+    async def complete(self, mentions: Sequence[Mention]) -> list[Mention]:
+        if self.failing:
+            raise RuntimeError("AppView down")
+        self.completed.append([m.id for m in mentions])
+        return [replace(m, author=Author(handle="named")) for m in mentions]
+
+
+async def test_only_matched_mentions_are_completed_and_a_failure_keeps_them(
+    store: Store,
+) -> None:
+    clock = FakeClock(NOW)
+    source = CompletingSource("src", [_batch(0, ["Acme a", "nothing"])], clock=clock)
+    await _pipeline(store, [source], clock).run()
+    assert source.completed == [["fake:0-0"]]
+    stored = store.get("fake:0-0")
+    assert stored is not None
+    assert stored.author.handle == "named"
+    failing = CompletingSource("src2", [_batch(1, ["Acme b"])], clock=clock)
+    failing.failing = True
+    await _pipeline(store, [failing], clock).run()
+    kept = store.get("fake:1-0")
+    assert kept is not None
+    assert kept.author.handle == ""

@@ -219,6 +219,21 @@ class Pipeline:
                 await self._failed(source, exc, failures, delay)
                 await self.clock.sleep(delay)
 
+    @staticmethod
+    async def _complete(source: Source, mentions: list[Mention]) -> list[Mention]:
+        """`Source.complete` on the matched mentions; on failure they are stored as they are."""
+        if not mentions:
+            return mentions
+        try:
+            completed = await source.complete(mentions)
+        except Exception as exc:
+            log.warning("%s: completing matched mentions failed: %s", source.key, exc)
+            return mentions
+        if len(completed) != len(mentions):
+            log.warning("%s: complete() returned a wrong number of mentions", source.key)
+            return mentions
+        return completed
+
     async def _recall(self) -> None:
         """Give enrichers with a memory (stories) the recent mentions the store holds."""
         for enricher in self.enrichers:
@@ -317,6 +332,7 @@ class Pipeline:
         mentions, errors = normalise_batch(source, batch.items, now)
         keep = batch.refreshed or self._keep_unmatched(source)
         matched = match_mentions(self.matcher, mentions, keep_unmatched=keep)
+        matched = await self._complete(source, matched)
         if matched and self.enrichers:
             previous = await asyncio.to_thread(self.store.engagement, [m.id for m in matched])
             matched = [

@@ -641,3 +641,39 @@ async def test_refresh_reads_current_counts_through_get_posts(
     refreshed = [source.normalise(item) for item in items]
     assert [m.id for m in refreshed] == [f"bluesky:{uri}" for uri in wanted]
     assert refreshed[0].metrics.likes == page["posts"][0]["likeCount"]
+
+
+# --- authors of matched posts ---------------------------------------------------------------
+
+
+async def test_authors_of_matched_posts_are_resolved_after_matching(
+    jetstream: Jetstream, appview: AppView, client: httpx.AsyncClient
+) -> None:
+    source = make_source([jetstream.url], client, FakeClock(), appview.url, resolve_authors=False)
+    stream = source.stream(None)
+    batches = await collect(stream, lambda b: b[-1].cursor == str(T0 + 5_000_000))
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert appview.profile_calls == []  # the stream itself asks nothing
+    mentions = [source.normalise(i) for b in batches for i in b.items]
+    assert all(m.author.handle.startswith("did:") for m in mentions)
+    completed = await source.complete(mentions)
+    assert [m.id for m in completed] == [m.id for m in mentions]
+    by_did = {m.author.url.rsplit("/", 1)[1]: m.author for m in completed}
+    assert (by_did[BRUNO].handle, by_did[BRUNO].followers) == ("bruno.example.fr", 48)
+    assert (by_did[ALICE].name, by_did[ALICE].verified) == ("Alice Martin", True)
+    assert by_did[CHLOE].handle == CHLOE  # unknown to the AppView: the DID stays
+    assert len(appview.profile_calls) == 1  # one batched call
+    await source.complete(mentions)
+    assert len(appview.profile_calls) == 1  # then from the cache
+
+
+async def test_a_failing_appview_leaves_matched_posts_as_they_are(
+    jetstream: Jetstream, appview: AppView, client: httpx.AsyncClient
+) -> None:
+    appview.profile_status = 503
+    source = make_source([jetstream.url], client, FakeClock(), appview.url, resolve_authors=False)
+    stream = source.stream(None)
+    batches = await collect(stream, lambda b: b[-1].cursor == str(T0 + 5_000_000))
+    await stream.aclose()  # type: ignore[attr-defined]
+    mentions = [source.normalise(i) for b in batches for i in b.items]
+    assert await source.complete(mentions) == mentions

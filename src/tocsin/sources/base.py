@@ -228,6 +228,13 @@ class Source(abc.ABC):
         """One line for tables: what this instance listens to."""
         return self.name
 
+    async def complete(self, mentions: Sequence[Mention]) -> list[Mention]:
+        """Fill in what the platform only gives on request (e.g. who a Bluesky DID is) for
+        `mentions`, which matched a watch; the pipeline calls it before enrichment, so the
+        cost is paid for the few posts that matter, not the whole stream. One mention per
+        mention, same order. By default they are already complete."""
+        return list(mentions)
+
     #: How many items one `refresh` call may ask for.
     refresh_batch: ClassVar[int] = 100
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -45,6 +46,7 @@ from tocsin.sources.base import (
 from tocsin.sources.bluesky_post import (
     PLATFORM,
     POST_COLLECTION,
+    author_of,
     check_did_rkey,
     event_mention,
     post_uri,
@@ -89,6 +91,9 @@ class BlueskyOptions(SourceOptions):
     resolve_authors: bool = Field(
         False,
         description="look handles and followers up for every streamed post (see the docs)",
+    )
+    resolve_matched_authors: bool = Field(
+        True, description="look handles and followers up for posts that matched a watch"
     )
     profile_ttl: float = Field(6 * 3600.0, ge=0, description="seconds a profile stays cached")
     profile_cache_size: int = Field(50_000, ge=1, description="profiles kept in memory")
@@ -441,6 +446,27 @@ Every public **Bluesky** post, in real time, through a public **Jetstream** inst
                 out.append(_with_profile(item, profiles[did]))
             elif not self.resolver.known(did):
                 self._unresolved.append(item)
+        return out
+
+    async def complete(self, mentions: Sequence[Mention]) -> list[Mention]:
+        """Matched posts that arrived with their author's DID only get the author's handle,
+        name, followers and verification from the AppView (batched, cached), so their reach
+        can be estimated. On failure they are kept as they are."""
+        pending = {m.author.handle for m in mentions if m.author.handle.startswith("did:")}
+        if not self.options.resolve_matched_authors or not pending:
+            return list(mentions)
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                profiles = await self.resolver.resolve(sorted(pending))
+        except TimeoutError:
+            self.resolver.pause(f"took longer than {self.options.timeout:g}s")
+            return list(mentions)
+        out: list[Mention] = []
+        for m in mentions:
+            profile = profiles.get(m.author.handle)
+            if profile is not None and profile.found:
+                m = dataclasses.replace(m, author=author_of(profile.did, asdict(profile)))
+            out.append(m)
         return out
 
     def normalise(self, item: RawItem) -> Mention:

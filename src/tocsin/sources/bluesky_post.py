@@ -35,7 +35,7 @@ def event_mention(event: Mapping[str, Any], profile: Any, now: datetime) -> Ment
     time_us = event["time_us"]
     fallback = datetime.fromtimestamp(time_us / 1_000_000, tz=UTC)
     record = commit.get("record")
-    return _mention(did, rkey, record, fallback, _author(did, profile), Metrics(), event, now)
+    return _mention(did, rkey, record, fallback, author_of(did, profile), Metrics(), event, now)
 
 
 def post_view_mention(post: Mapping[str, Any], profile: Any, now: datetime) -> Mention:
@@ -44,7 +44,7 @@ def post_view_mention(post: Mapping[str, Any], profile: Any, now: datetime) -> M
     view = post.get("author")
     view = view if isinstance(view, Mapping) else {}
     base = {"handle": view.get("handle"), "displayName": view.get("displayName")}
-    author = _author(did, profile or base)
+    author = author_of(did, profile or base)
     indexed = post.get("indexedAt")
     fallback = to_utc(indexed) if isinstance(indexed, str) else now
     metrics = Metrics(
@@ -114,7 +114,7 @@ def post_uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST_COLLECTION}/{rkey}"
 
 
-def _author(did: str, profile: Any) -> Author:
+def author_of(did: str, profile: Any) -> Author:
     """The author from a resolved profile (dict form), else the DID alone."""
     url = f"https://bsky.app/profile/{did}"
     if not isinstance(profile, Mapping):
