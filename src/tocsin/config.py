@@ -2,10 +2,11 @@
 
 `load_settings(workspace)` reads ``workspace / "tocsin.toml"``, applies the environment
 (`TOCSIN_<SECTION>_<KEY>` for the keys of the single-table sections: organisation, database,
-retention, run, enrich, web), replaces ``{organisation}`` / ``{organisation_tag}`` in watch queries and
-source options, and validates everything at once. Every model forbids unknown keys, so a typo
-is an error with a did-you-mean. Any problem raises `ConfigError`, whose message names the
-file, the line, the key path, what is wrong and the fix, for every problem found.
+retention, run, enrich, web, notify), replaces ``{organisation}`` / ``{organisation_tag}`` in
+watch queries and source options, and validates everything at once. Every model forbids unknown
+keys, so a typo is an error with a did-you-mean. Any problem raises `ConfigError`, whose
+message names the file, the line, the key path, what is wrong and the fix, for every problem
+found.
 
 Source tables (``[[sources]]``) hold ``type``, ``name``, ``enabled`` and the options of that
 source type, validated against the source class's ``Options`` model found through the plugin
@@ -43,6 +44,7 @@ from tocsin.configerror import (
     problems_from_validation,
     toml_syntax_problem,
 )
+from tocsin.confignotify import AlertRule, Channel, Escalation, Notify, OnCall, Person
 from tocsin.configsource import Slug, SourceConfig, check_unique_names
 from tocsin.redaction import redact_url
 from tocsin.sources.base import SourceOptions
@@ -281,8 +283,59 @@ class Settings(_Section):
     run: Run = Field(default_factory=Run)
     enrich: Enrich = Field(default_factory=Enrich)
     web: Web = Field(default_factory=Web)
+    notify: Notify = Field(default_factory=Notify)
+    channels: list[Channel] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list)
+    oncall: list[OnCall] = Field(default_factory=list)
+    escalations: list[Escalation] = Field(default_factory=list)
+    alerts: list[AlertRule] = Field(default_factory=list)
 
-    @field_validator("watches", "sources", mode="wrap")
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        """Every channel, person, schedule, escalation and watch named exists."""
+        known = {
+            "channel": {c.name for c in self.channels},
+            "person": {p.name for p in self.people},
+            "oncall": {o.name for o in self.oncall},
+            "escalation": {e.name for e in self.escalations},
+            "watch": {w.name for w in self.watches},
+        }
+        wanted: list[tuple[str, str, str]] = []  # (kind, name, where)
+        for p in self.people:
+            wanted += [("channel", c, f"people {p.name!r}") for c in p.channels]
+        for o in self.oncall:
+            names = [*o.business, *o.rota, *(x.person for x in o.overrides)]
+            wanted += [("person", n, f"oncall {o.name!r}") for n in names]
+        for e in self.escalations:
+            for step in e.steps:
+                kind, _, name = step.notify.partition(":")
+                wanted.append((kind, name, f"escalations {e.name!r}"))
+        for r in self.alerts:
+            wanted += [("channel", c, f"alerts {r.name!r}") for c in r.channels]
+            wanted += [("watch", w, f"alerts {r.name!r}") for w in r.watches]
+            if r.escalation:
+                wanted.append(("escalation", r.escalation, f"alerts {r.name!r}"))
+        wanted += [("channel", c, "notify") for c in self.notify.digest_channels]
+        for kind, name, where in wanted:
+            if name not in known[kind]:
+                raise custom_error(
+                    "unknown_reference",
+                    f"{where} names the {kind} {name!r}, which is not defined"
+                    f"{did_you_mean(name, known[kind])}",
+                    f"define it in a [[{_TABLES[kind]}]] table, or correct the name",
+                )
+        return self
+
+    @field_validator(
+        "watches",
+        "sources",
+        "channels",
+        "people",
+        "oncall",
+        "escalations",
+        "alerts",
+        mode="wrap",
+    )
     @classmethod
     def _unique(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         return check_unique_names(value, handler)
@@ -304,6 +357,15 @@ class Settings(_Section):
     def enabled_watches(self) -> list[Watch]:
         """The watches to match mentions against."""
         return [watch for watch in self.watches if watch.enabled]
+
+
+_TABLES = {
+    "channel": "channels",
+    "person": "people",
+    "oncall": "oncall",
+    "escalation": "escalations",
+    "watch": "watches",
+}
 
 
 def _read(file: Path) -> str:
@@ -348,7 +410,7 @@ def load_settings(
     data = substitute_organisation(data)
     from tocsin.plugins import source_classes
 
-    context = {"source_classes": source_classes(plugin_manager)}
+    context = {"source_classes": source_classes(plugin_manager), "env": env}
     try:
         return Settings.model_validate(data, context=context)
     except ValidationError as exc:

@@ -1,9 +1,10 @@
 """``TOCSIN_*`` environment overrides and ``{organisation}`` substitution in raw settings.
 
 ``TOCSIN_<SECTION>_<KEY>`` overrides a key of a single-table section (organisation, database,
-retention, run, enrich, web): ``TOCSIN_DATABASE_URL``, ``TOCSIN_RUN_LOG_LEVEL``. List keys take
-comma-separated values (``TOCSIN_ORGANISATION_LANGUAGES=fr,en,de``). Other ``TOCSIN_``
-variables are ignored; `unknown_env_vars` names those that look like a typo of a setting.
+retention, run, enrich, web, notify): ``TOCSIN_DATABASE_URL``, ``TOCSIN_RUN_LOG_LEVEL``. List
+keys take comma-separated values (``TOCSIN_ORGANISATION_LANGUAGES=fr,en,de``). Other
+``TOCSIN_`` variables are ignored; `unknown_env_vars` names those that look like a typo of a
+setting.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TOCSIN_"
-ENV_SECTIONS = ("organisation", "database", "retention", "run", "enrich", "web")
+ENV_SECTIONS = ("organisation", "database", "retention", "run", "enrich", "web", "notify")
 NOT_CONFIG = frozenset({"TOCSIN_WORKSPACE", "TOCSIN_REQUIRE_SERVICES"})
 
 

@@ -22,6 +22,11 @@ TABLES = {
     "ingest_errors",
     "mention_refresh",
     "events",
+    "alerts",
+    "deliveries",
+    "rollups",
+    "detector_state",
+    "crisis_levels",
 }
 
 
@@ -50,7 +55,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
         db.upgrade()
         assert _tables(db) == before
         assert before >= TABLES
-        assert _revision(db) == _head() == "0003"
+        assert _revision(db) == _head() == "0004"
         assert (db.count(), db.get_cursor("rss")) == (1, "c")
 
 

@@ -21,6 +21,10 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "FTS_TABLE",
     "UTCDateTime",
+    "alerts",
+    "crisis_levels",
+    "deliveries",
+    "detector_state",
     "events",
     "ingest_errors",
     "mention_refresh",
@@ -28,6 +32,7 @@ __all__ = [
     "mentions",
     "mentions_pg",
     "metadata",
+    "rollups",
     "source_cursors",
     "source_health",
     "source_health_minutes",
@@ -212,3 +217,93 @@ events = sa.Table(
 (subject = its key), later crisis level changes; ``details`` is JSON. Alerting reads it."""
 sa.Index("ix_events_at", events.c.at)
 sa.Index("ix_events_subject", events.c.subject, events.c.id)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("watch", sa.Text),
+    sa.Column("mention_id", sa.Text),
+    sa.Column("story_id", sa.Text),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("acknowledged_by", sa.Text),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("resolved_by", sa.Text),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("escalation", sa.Text),
+    sa.Column("escalation_step", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_escalation_at", UTCDateTime),
+)
+"""Alerts by `key` (one per rule, subject and throttle window): see `tocsin.alert`."""
+sa.Index("ix_alerts_state", alerts.c.state, alerts.c.created_at)
+sa.Index("ix_alerts_subject", alerts.c.subject)
+sa.Index("ix_alerts_escalation", alerts.c.next_escalation_at)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", _PK, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)
+"""The outbox: one row per message to send (an alert to a channel at an escalation step, a
+digest, a test message), written in the same transaction as what caused it, sent and retried
+with backoff until delivered or expired. `key` makes enqueueing idempotent."""
+sa.Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+
+rollups = sa.Table(
+    "rollups",
+    metadata,
+    sa.Column("watch", sa.Text, primary_key=True),
+    sa.Column("minute", UTCDateTime, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("lang", sa.Text, primary_key=True),
+    sa.Column("sentiment", sa.Text, primary_key=True),
+    sa.Column("mentions", sa.BigInteger, nullable=False),
+    sa.Column("reach", sa.BigInteger, nullable=False),
+)
+"""Per watch and minute (of publication), mentions and reach by source, language and
+sentiment (``''`` when unknown), maintained by the pipeline as mentions are first stored."""
+sa.Index("ix_rollups_minute", rollups.c.minute)
+
+detector_state = sa.Table(
+    "detector_state",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Streaming detectors' state (JSON) by name, so a restart resumes without a re-scan."""
+
+crisis_levels = sa.Table(
+    "crisis_levels",
+    metadata,
+    sa.Column("watch", sa.Text, primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The current crisis level (0-4) of each watch; every change is also an `events` row."""
