@@ -24,6 +24,7 @@ from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
 from tocsin.store import events as events_sql
 from tocsin.store import refresh
+from tocsin.store import rollups as rollups_sql
 from tocsin.store import search as search_sql
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
@@ -34,6 +35,7 @@ from tocsin.store.tables import (
     mention_watches,
     mentions,
     mentions_pg,
+    rollups,
     source_cursors,
     source_health,
     source_health_minutes,
@@ -148,6 +150,7 @@ class Store:
             pks = self._upsert_mentions(conn, batch, now)
             if self.dialect == "sqlite":
                 self._index_sqlite(conn, batch, pks)
+            rollups_sql.add(conn, self._insert, rollups_sql.new_pairs(conn, batch, existing))
             self._add_watches(conn, batch, now)
             refresh.schedule(conn, (m for m in batch if m.id not in existing), now)
             if errors:
@@ -397,6 +400,23 @@ class Store:
             for r in rows
         ]
 
+    # -- rollups ---------------------------------------------------------------------------
+
+    def series(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        step: timedelta = timedelta(minutes=1),
+        watches: Sequence[str] = (),
+        sources: Sequence[str] = (),
+    ) -> dict[str, list[rollups_sql.Bucket]]:
+        """Per-watch buckets of mentions, sentiment and reach from the rollups (no scan)."""
+        with self.engine.connect() as conn:
+            return rollups_sql.series(
+                conn, start=start, end=end, step=step, watches=watches, sources=sources
+            )
+
     # -- events ----------------------------------------------------------------------------
 
     def record_event(self, event: Event) -> None:
@@ -470,5 +490,6 @@ class Store:
             old_pks = sa.select(mentions.c.pk).where(mentions.c.published_at < before)
             fts = sa.table(FTS_TABLE, sa.column("rowid"))
             conn.execute(sa.delete(fts).where(fts.c.rowid.in_(old_pks)))
+        conn.execute(sa.delete(rollups).where(rollups.c.minute < before))
         result = conn.execute(sa.delete(mentions).where(mentions.c.published_at < before))
         return int(result.rowcount)
