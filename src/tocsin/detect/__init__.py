@@ -1,0 +1,1 @@
+"""Detection: spikes in per-watch series, and the NAB scorer used to evaluate them."""
