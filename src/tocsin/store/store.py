@@ -26,6 +26,7 @@ from tocsin.store import events as events_sql
 from tocsin.store import refresh
 from tocsin.store import rollups as rollups_sql
 from tocsin.store import search as search_sql
+from tocsin.store import signals as signals_sql
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
 from tocsin.store.tables import (
@@ -416,6 +417,18 @@ class Store:
             return rollups_sql.series(
                 conn, start=start, end=end, step=step, watches=watches, sources=sources
             )
+
+    def mention_signals(self, watch: str, *, since: datetime) -> signals_sql.MentionSignals:
+        """Influential negative, media and urgent mentions of `watch` published since."""
+        with self.engine.connect() as conn:
+            return signals_sql.mention_signals(conn, watch, since)
+
+    def growing_stories(
+        self, *, since: datetime, min_recent: int = 2, limit: int = 50
+    ) -> list[signals_sql.StoryCount]:
+        """Stories with at least `min_recent` mentions published since `since`."""
+        with self.engine.connect() as conn:
+            return signals_sql.growing_stories(conn, since, min_recent=min_recent, limit=limit)
 
     # -- events ----------------------------------------------------------------------------
 
