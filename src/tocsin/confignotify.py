@@ -39,7 +39,14 @@ import zoneinfo
 from datetime import datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tocsin.alert import ALERT_KINDS
 from tocsin.configerror import custom_error, did_you_mean
@@ -181,6 +188,22 @@ class Override(_Section):
     person: str
     start: datetime
     end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Override:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise custom_error(
+                "override_zone",
+                f"override of {self.person!r}: one time has a time zone and the other not",
+                "give both with an offset (2026-12-24T18:00+01:00) or both without",
+            )
+        if self.end <= self.start:
+            raise custom_error(
+                "override_order",
+                f"override of {self.person!r} ends ({self.end}) before it starts ({self.start})",
+                "swap start and end",
+            )
+        return self
 
 
 class OnCall(_Section):
