@@ -156,3 +156,32 @@ def test_share_state_round_trips_and_bad_counts_are_refused() -> None:
     assert clone.to_state() == detector.to_state()
     with pytest.raises(ValueError, match="hits <= total"):
         detector.update(START + timedelta(days=1), 5, 3)
+
+
+def test_slow_level_shift_alerts_through_the_level_path() -> None:
+    counts = _daily_counts(14, seed=4)
+    onset = 10 * 288
+    for i in range(onset, len(counts)):
+        ramp = min(1.0, (i - onset) / 72.0)  # volume doubles over 6 hours, then stays
+        counts[i] = float(round(counts[i] * (1.0 + ramp)))
+    results = _run(SpikeDetector(), counts)
+    alerts = [i for i, r in enumerate(results) if r.is_spike]
+    assert not any(results[i].is_spike for i in range(onset))  # no alert when arming (day 7)
+    assert 1 <= len(alerts) <= 2  # a second one only once the shift has grown a lot
+    assert onset <= alerts[0] < onset + 288  # within the day of the shift
+    assert len(alerts) == 1 or alerts[1] - alerts[0] > 288
+    assert "usual level" in results[alerts[0]].reason
+    assert results[alerts[0]].score >= 0.5
+
+
+def test_level_path_waits_for_the_long_run_level_and_can_be_disabled() -> None:
+    counts = _daily_counts(14, seed=4)
+    for i in range(3 * 288, len(counts)):  # a shift on day 3: the long-run level is not settled
+        counts[i] *= 2
+    results = _run(SpikeDetector(), counts)
+    assert not any("usual level" in r.reason for r in results[: 7 * 288])
+    late = _daily_counts(14, seed=4)
+    for i in range(10 * 288, len(late)):
+        late[i] *= 2
+    off = _run(SpikeDetector(SpikeOptions(shift_threshold=0.0)), late)
+    assert not any("usual level" in r.reason for r in off)

@@ -21,6 +21,13 @@ alerted burst and decays back with ``refractory_hours``: one alert per spike, ea
 a new one only if it grows a lot. ``score = burst / (burst + bar)`` lies in 0..1 and is 0.5
 exactly at the bar.
 
+A second path catches **level shifts** that never make a burst (volume doubling over hours and
+staying there): the recent deseasonalised log level (half-life ``shift_fast_half_life_hours``)
+against the long-run one (``shift_slow_half_life_days``), with the same relative-to-history bar
+(``shift_threshold`` or ``peak_factor x`` the largest recent shift) and its own raised bar after
+an alert (``shift_refractory_hours``); armed once the long-run level has settled. The score is
+the larger of the two paths' scores.
+
 **Negative share** (:class:`ShareSpikeDetector`). The share of negative mentions in recent
 buckets (exponentially decayed counts) is tested against its long-run baseline with a binomial
 z-score (with continuity correction); nothing is decided below ``min_count`` recent mentions.
@@ -68,7 +75,7 @@ class SpikeResult:
 class SpikeOptions:
     """Parameters of :class:`SpikeDetector` (defaults chosen on NAB's Twitter volume series)."""
 
-    threshold: float = 0.05
+    threshold: float = 0.07
     """Smallest burst, as a share of a usual day's volume, that alerts (score 0.5)."""
     level_half_life_hours: float = 12.0
     """How fast the baseline level follows the (deseasonalised) series."""
@@ -107,6 +114,15 @@ class SpikeOptions:
     """Half-life of the largest recent burst."""
     bucket_seconds: float = 0.0
     """Bucket width; 0 infers it (the smallest spacing seen)."""
+    shift_threshold: float = 0.2
+    """Smallest sustained level shift (log ratio of the recent to the long-run deseasonalised
+    level) that alerts; 0 disables the level-shift path."""
+    shift_fast_half_life_hours: float = 12.0
+    """Half-life of the recent level of the level-shift path."""
+    shift_slow_half_life_days: float = 7.0
+    """Half-life of the long-run level of the level-shift path."""
+    shift_refractory_hours: float = 48.0
+    """Half-life of the raised level-shift bar after an alert."""
 
 
 class SpikeDetector:
@@ -124,6 +140,11 @@ class SpikeDetector:
         "_n",
         "_peak",
         "_scale",
+        "_shift_bar",
+        "_shift_bar_time",
+        "_shift_fast",
+        "_shift_peak",
+        "_shift_slow",
         "_slots",
         "_volume",
         "_weekly",
@@ -153,6 +174,11 @@ class SpikeDetector:
         self._burst = 0.0
         self._peak = 0.0
         self._volume = 0.0
+        self._shift_fast = 0.0
+        self._shift_slow = 0.0
+        self._shift_peak = 0.0
+        self._shift_bar = 0.0
+        self._shift_bar_time = 0.0
 
     # -- time helpers -------------------------------------------------------------------
 
@@ -195,6 +221,7 @@ class SpikeDetector:
         if self._first is None:
             self._first = now
             self._level = y
+            self._shift_fast = self._shift_slow = y
         self._last = now
         self._n += 1
         season = daily[slot] + weekly[weekday]
@@ -213,6 +240,25 @@ class SpikeDetector:
         daily[slot] += a_season * clipped
         weekly[weekday] += a_week * clipped
         self._scale += a_scale * (abs(clipped) - self._scale) if self._n > 1 else 0.0
+
+        # level shift: recent vs long-run deseasonalised level (log ratio), clipped inputs
+        shift = 0.0
+        if opts.shift_threshold > 0.0:
+            flat = y - season
+            lo = self._shift_slow - limit
+            hi = self._shift_slow + limit
+            flat = hi if flat > hi else (lo if flat < lo else flat)
+            self._shift_fast += self._alpha(step, opts.shift_fast_half_life_hours * 3600.0) * (
+                flat - self._shift_fast
+            )
+            # until the long-run level has settled it follows the recent one: no shift yet
+            slow_half_life = (
+                opts.shift_slow_half_life_days * _DAY
+                if now - self._first >= opts.shift_slow_half_life_days * _DAY
+                else opts.shift_fast_half_life_hours * 3600.0
+            )
+            self._shift_slow += self._alpha(step, slow_half_life) * (flat - self._shift_slow)
+            shift = self._shift_fast - self._shift_slow
 
         # burst: decayed sum of the counts above the noise band, as a share of a day's volume
         upper = math.exp(expected_y + opts.margin * scale) - opts.offset
@@ -236,17 +282,49 @@ class SpikeDetector:
             bar = opts.peak_factor * self._peak
         if burst > self._peak:
             self._peak = burst
+        shift_bar = opts.shift_threshold
+        settled = now - self._first >= opts.shift_slow_half_life_days * _DAY
+        if shift_bar > 0.0 and settled:
+            self._shift_peak *= 0.5 ** (step / (opts.peak_half_life_days * _DAY))
+            if opts.peak_factor * self._shift_peak > shift_bar:
+                shift_bar = opts.peak_factor * self._shift_peak
+            if shift > self._shift_peak:
+                self._shift_peak = shift
         warm = self._volume > 0.0 and now - self._first >= opts.warmup_hours * 3600.0
         if not warm:
             return SpikeResult(0.0, expected, z, False, "warming up")
+        shift_score = 0.0
+        if shift_bar > 0.0 and shift > 0.0 and settled:
+            if self._shift_bar > 0.0:
+                decayed = self._shift_bar * 0.5 ** (
+                    (now - self._shift_bar_time) / (opts.shift_refractory_hours * 3600)
+                )
+                shift_bar = max(shift_bar, decayed)
+            shift_score = shift / (shift + shift_bar)
         usual = bar
         if self._bar > 0.0:
             decayed = self._bar * 0.5 ** ((now - self._bar_time) / (opts.refractory_hours * 3600))
             bar = max(bar, decayed)
         score = burst / (burst + bar)
+        if shift_score > score:
+            score = shift_score
+        if shift_score >= 0.5:
+            self._shift_bar = opts.escalation * shift
+            self._shift_bar_time = now
+            self._bar = max(self._bar, opts.escalation * burst)
+            self._bar_time = now
+            reason = (
+                f"volume {math.exp(shift):.2g} x its usual level for hours "
+                f"({value:g} against {expected:.3g} expected now)"
+            )
+            return SpikeResult(score, expected, z, True, reason)
         if burst >= bar and value >= opts.min_count and z > opts.margin:
             self._bar = opts.escalation * burst
             self._bar_time = now
+            if opts.shift_threshold > 0.0:
+                # the burst lifts the recent level: that is the same event, not a new shift
+                self._shift_bar = opts.escalation * max(shift, opts.shift_threshold)
+                self._shift_bar_time = now
             reason = (
                 f"{value:g} against {expected:.3g} expected ({z:.1f} typical deviations above); "
                 f"{burst:.0%} of a usual day's volume in excess lately"
@@ -277,6 +355,11 @@ class SpikeDetector:
             "burst": self._burst,
             "peak": self._peak,
             "volume": self._volume,
+            "shift_fast": self._shift_fast,
+            "shift_slow": self._shift_slow,
+            "shift_peak": self._shift_peak,
+            "shift_bar": self._shift_bar,
+            "shift_bar_time": self._shift_bar_time,
         }
 
     @classmethod
@@ -300,6 +383,11 @@ class SpikeDetector:
         detector._burst = float(state["burst"])
         detector._peak = float(state["peak"])
         detector._volume = float(state["volume"])
+        detector._shift_fast = float(state.get("shift_fast", detector._level))
+        detector._shift_slow = float(state.get("shift_slow", detector._level))
+        detector._shift_peak = float(state.get("shift_peak", 0.0))
+        detector._shift_bar = float(state.get("shift_bar", 0.0))
+        detector._shift_bar_time = float(state.get("shift_bar_time", 0.0))
         return detector
 
 
