@@ -40,3 +40,15 @@ def test_growing_stories_counts_recent_and_total_per_watch(
     store.save_batch("rss", batch, now=T0)
     [story] = store.growing_stories(since=T0 - timedelta(minutes=60), min_recent=2)
     assert (story.story_id, story.watch, story.recent, story.size) == ("rss:a", "brand", 4, 5)
+
+
+def test_detector_states_and_crisis_levels_survive_a_reopen(store: Store) -> None:
+    from tocsin.events import Event
+
+    store.save_detector_states({"spikes:brand": {"level": 3.2}, "other": {"x": 1}}, now=T0)
+    store.save_detector_states({"spikes:brand": {"level": 4.0}}, now=T0)
+    assert store.detector_states("spikes:") == {"spikes:brand": {"level": 4.0}}
+    change = Event("crisis_level", "brand", "level 0 -> 3", T0)
+    store.save_crisis_level("brand", 3, since=T0, reasons=["75% negative"], now=T0, event=change)
+    assert store.crisis_levels() == {"brand": (3, T0, ("75% negative",))}
+    assert [e.message for e in store.events(kinds=["crisis_level"])] == ["level 0 -> 3"]

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from tocsin import __version__
+from tocsin.alerting import Alerting
 from tocsin.cli.common import (
     WorkspaceOpt,
     _fail,
@@ -101,6 +102,12 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
         )
         for source in sources:
             log.info("  %s (%s): %s", source.key, source.name, source.describe())
+        alerting = Alerting(settings, store, workspace=workspace, clock=clock)
+
+        def on_batch(report: BatchReport) -> None:
+            _log_batch(report)
+            alerting.on_batch(report)
+
         pipeline = Pipeline(
             store,
             sources,
@@ -109,9 +116,10 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             enrichers=enrichers(settings),
             queue_size=settings.run.queue_size,
             shutdown_timeout=settings.run.shutdown_timeout,
-            on_batch=_log_batch,
+            on_batch=on_batch,
         )
         chores = [
+            asyncio.create_task(alerting.run(asyncio.Event())),
             asyncio.create_task(enforce_retention(store, settings.retention, clock)),
             asyncio.create_task(reload_watches(pipeline, workspace, clock)),
             asyncio.create_task(monitor_sources(store, sources, clock)),

@@ -7,7 +7,7 @@ transaction, so a crash (kill -9) keeps all of a batch or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +22,13 @@ from tocsin.events import Event
 from tocsin.mention import Mention, Metrics
 from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
+from tocsin.store import detectors as detectors_sql
 from tocsin.store import events as events_sql
 from tocsin.store import refresh
 from tocsin.store import rollups as rollups_sql
 from tocsin.store import search as search_sql
 from tocsin.store import signals as signals_sql
+from tocsin.store.alerts import AlertStore
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
 from tocsin.store.tables import (
@@ -122,6 +124,11 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def alerts(self) -> AlertStore:
+        """Alerts and the deliveries outbox (see `tocsin.store.alerts`)."""
+        return AlertStore(self)
 
     def _write(self) -> sa.Connection:
         return self.engine.connect().execution_options(**WRITE)
@@ -429,6 +436,43 @@ class Store:
         """Stories with at least `min_recent` mentions published since `since`."""
         with self.engine.connect() as conn:
             return signals_sql.growing_stories(conn, since, min_recent=min_recent, limit=limit)
+
+    # -- detection state -------------------------------------------------------------------
+
+    def detector_states(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Saved states of the detectors whose name starts with `prefix`."""
+        with self.engine.connect() as conn:
+            return detectors_sql.load_states(conn, prefix)
+
+    def save_detector_states(
+        self, states: Mapping[str, Mapping[str, Any]], *, now: datetime
+    ) -> None:
+        """Save detector states by name (replacing the previous ones)."""
+        with self._write() as conn, conn.begin():
+            detectors_sql.save_states(conn, self._insert, states, now)
+
+    def crisis_levels(self) -> dict[str, detectors_sql.CrisisRow]:
+        """``{watch: (level, since, reasons)}`` as last saved."""
+        with self.engine.connect() as conn:
+            return detectors_sql.load_crisis(conn)
+
+    def save_crisis_level(
+        self,
+        watch: str,
+        level: int,
+        *,
+        since: datetime,
+        reasons: Sequence[str],
+        now: datetime,
+        event: Event | None = None,
+    ) -> None:
+        """Save `watch`'s crisis level, with the event recording a change, in one go."""
+        with self._write() as conn, conn.begin():
+            detectors_sql.save_crisis(
+                conn, self._insert, watch, (level, since, tuple(reasons)), now
+            )
+            if event is not None:
+                events_sql.append(conn, event)
 
     # -- events ----------------------------------------------------------------------------
 
