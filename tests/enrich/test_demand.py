@@ -282,3 +282,27 @@ def _doc_like_texts() -> list[dict[str, str]]:
         "n'achetez plus, fuyez, remboursement, dédommagement, excusez-vous",
     ]
     return [{"text": s} for s in samples]
+
+
+def test_sarcasm_turns_a_positive_sentiment_negative() -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from tocsin.enrich.demand import DemandEnricher
+    from tocsin.mention import Mention, Sentiment
+
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    base = Mention(id="x:1", source="x", url="", text="", published_at=at, seen_at=at)
+    sarcastic = dataclasses.replace(
+        base, text="Merci pour rien @Acme", sentiment=Sentiment("positive", 0.86)
+    )
+    sincere = dataclasses.replace(
+        base,
+        id="x:2",
+        text="Merci @Acme pour le remboursement",
+        sentiment=Sentiment("positive", 0.9),
+    )
+    first, second = DemandEnricher().enrich([sarcastic, sincere])
+    assert first.sentiment == Sentiment("negative", -0.86)
+    assert first.complaint
+    assert second.sentiment == Sentiment("positive", 0.9)

@@ -37,7 +37,7 @@ from functools import lru_cache
 from importlib import resources
 
 from tocsin.enrich.rulescan import RuleScanner
-from tocsin.mention import Mention
+from tocsin.mention import Mention, Sentiment
 
 __all__ = [
     "DEMANDS",
@@ -237,7 +237,20 @@ class DemandEnricher:
             found = analyze(text, m.lang, rules_toml=self.rules_toml)
             out.append(
                 dataclasses.replace(
-                    m, demand=found.demand, complaint=found.complaint, urgent=found.urgent
+                    m,
+                    demand=found.demand,
+                    complaint=found.complaint,
+                    urgent=found.urgent,
+                    sentiment=_sarcasm_aware(m.sentiment, found),
                 )
             )
         return out
+
+
+def _sarcasm_aware(sentiment: Sentiment | None, found: Analysis) -> Sentiment | None:
+    """Sarcastic praise ("merci pour rien", "great, another delay") reads positive to a
+    sentiment model; when the `sarcasm` rule fired, a positive label is turned negative with
+    the same strength (runs after the sentiment enricher)."""
+    if sentiment is None or "sarcasm" not in found.rules or sentiment.label != "positive":
+        return sentiment
+    return Sentiment("negative", -abs(sentiment.score))
