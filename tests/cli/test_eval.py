@@ -55,3 +55,36 @@ def test_mismatched_files_are_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "sentiment", "--data", str(data)])
     assert result.exit_code == EXIT_USAGE
     assert "val_labels.txt has 2" in result.output
+
+
+def test_eval_language_prints_accuracy_per_language(tmp_path: Path) -> None:
+    for folder, texts in {
+        "french": ["Je suis très déçu par le service client de cette banque"] * 3,
+        "english": ["I am really disappointed with the customer service of this bank"] * 3,
+    }.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "val_text.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["eval", "language", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "french (fr)" in result.stdout
+    assert "100.0%" in result.stdout
+    missing = runner.invoke(app, ["eval", "language", "--data", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+
+
+def test_eval_spikes_scores_a_nab_folder(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detect"))
+    from test_spikes_eval import _make_corpus
+
+    _make_corpus(tmp_path / "nab")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["eval", "spikes", "--nab", str(tmp_path / "nab"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "standard" in result.stdout
+    assert (out / "tocsin" / "demo" / "tocsin_series.csv").is_file()
+    missing = runner.invoke(app, ["eval", "spikes", "--nab", str(tmp_path), "--out", str(out)])
+    assert missing.exit_code == 2
