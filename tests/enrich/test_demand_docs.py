@@ -9,7 +9,7 @@ import pytest
 from tocsin.enrich.demand import analyze, load_rules
 
 #: The markdown holding the examples table (moves to docs/enrichment.md once merged).
-DOC = Path(__file__).resolve().parents[2] / "docs" / "enrichment-demand.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "enrichment.md"
 HEADER = ["rule", "lang", "text", "demand", "complaint", "urgent"]
 
 

@@ -53,7 +53,7 @@ def sentiment(
         raise _fail(str(exc)) from None
     except ImportError as exc:
         raise _fail(str(exc), EXIT_FAILURE) from None
-    out.print(escape(format_report(report)), highlight=False)
+    out.print(escape(format_report(report)), highlight=False, soft_wrap=True)
 
 
 @eval_app.command("language")
@@ -76,7 +76,7 @@ def language(
         result = evaluate(data, split=split)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
-    out.print(escape(format_result(result)), highlight=False)
+    out.print(escape(format_result(result)), highlight=False, soft_wrap=True)
 
 
 @eval_app.command("spikes")
@@ -110,4 +110,4 @@ def spikes(
         report = evaluate(nab, out_dir, fixed_threshold=threshold)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
-    out.print(escape(format_report(report)), highlight=False)
+    out.print(escape(format_report(report)), highlight=False, soft_wrap=True)
