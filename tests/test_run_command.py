@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -86,11 +88,18 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return []
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_run_polls_stores_and_stops_cleanly_on_sigterm(tmp_path: Path, feed_url: str) -> None:
     workspace = _workspace(tmp_path / "ws", feed_url)
     db = workspace / "tocsin.db"
     log = workspace / "run.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
+    env["TOCSIN_WEB_PORT"] = str(port := _free_port())
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tocsin", "run", "-w", str(workspace)],
@@ -103,6 +112,14 @@ def test_run_polls_stores_and_stops_cleanly_on_sigterm(tmp_path: Path, feed_url:
         while time.monotonic() < deadline and not _rows(db, "SELECT cursor FROM source_cursors"):
             assert proc.poll() is None, log.read_text()
             time.sleep(0.05)  # waiting on another process
+        # The web app answers in the same process: a forged action link is refused.
+        status = 0
+        while time.monotonic() < deadline and status != 400:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/a/forged", timeout=2).status_code
+            except httpx.TransportError:
+                time.sleep(0.05)  # waiting on another process
+        assert status == 400, log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
     finally:

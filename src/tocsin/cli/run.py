@@ -44,6 +44,8 @@ from tocsin.runtime import (
 )
 from tocsin.store import Store
 from tocsin.watch import watch_live
+from tocsin.web import create_app
+from tocsin.web.serve import serve
 from tocsin.workspace import init_workspace
 
 # --- init, run, db -------------------------------------------------------------------------
@@ -118,8 +120,10 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=on_batch,
         )
+        app = create_app(settings, store, secret=alerting.secret, clock=clock)
         chores = [
             asyncio.create_task(alerting.run(asyncio.Event())),
+            asyncio.create_task(serve(app, settings.web.host, settings.web.port)),
             asyncio.create_task(enforce_retention(store, settings.retention, clock)),
             asyncio.create_task(reload_watches(pipeline, workspace, clock)),
             asyncio.create_task(monitor_sources(store, sources, clock)),

@@ -1,0 +1,49 @@
+"""The web app's words in French and English (the workspace language)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["translator"]
+
+_WORDS = {
+    "en": {
+        "ack": "Acknowledge",
+        "resolve": "Resolve",
+        "confirm_ack": "Acknowledge alert #{id}?",
+        "confirm_resolve": "Resolve alert #{id}?",
+        "confirm_hint": "Acknowledging tells the team you have it and stops the escalation.",
+        "done_ack": "Alert #{id} is acknowledged by {who}.",
+        "done_resolve": "Alert #{id} is resolved by {who}.",
+        "invalid": "This link cannot be used",
+        "invalid_hint": "Acknowledge or resolve the alert from tocsin (tocsin ack ID).",
+        "unknown_alert": "There is no alert #{id} any more.",
+        "state": "State",
+        "why": "Why",
+    },
+    "fr": {
+        "ack": "Prendre en charge",
+        "resolve": "Clore",
+        "confirm_ack": "Prendre en charge l'alerte n° {id} ?",
+        "confirm_resolve": "Clore l'alerte n° {id} ?",
+        "confirm_hint": "La prise en charge prévient l'équipe et arrête l'escalade.",
+        "done_ack": "L'alerte n° {id} est prise en charge par {who}.",
+        "done_resolve": "L'alerte n° {id} est close par {who}.",
+        "invalid": "Ce lien n'est pas utilisable",
+        "invalid_hint": "Prenez l'alerte en charge depuis tocsin (tocsin ack ID).",
+        "unknown_alert": "L'alerte n° {id} n'existe plus.",
+        "state": "État",
+        "why": "Pourquoi",
+    },
+}
+
+
+def translator(language: str) -> Callable[..., str]:
+    """``t(key, **values)`` in `language` (English for unknown languages or keys)."""
+    words = _WORDS.get(language, _WORDS["en"])
+
+    def t(key: str, **values: object) -> str:
+        text = words.get(key) or _WORDS["en"].get(key, key)
+        return text.format(**values) if values else text
+
+    return t
