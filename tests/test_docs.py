@@ -84,3 +84,21 @@ def test_the_plugin_example_in_sources_md_defines_a_working_source() -> None:
     forum = source_classes(pm)["forum"]
     assert issubclass(forum, Source)
     assert forum.Options(url="https://forum.example/api").interval == 600
+
+
+def test_the_alerting_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    from tocsin.config import load_settings
+
+    doc = (DOCS / "alerting.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    header = '[organisation]\nname = "Acme"\n\n[[watches]]\nname = "brand"\nquery = "acme"\n\n'
+    (tmp_path / "tocsin.toml").write_text(header + example, encoding="utf-8")
+    env = {
+        "TOCSIN_SIGNING_SECRET": "s",
+        "TOCSIN_SLACK_URL": "json://127.0.0.1/slack",
+        "TOCSIN_ALICE_SMS": "json://127.0.0.1/alice",
+        "TOCSIN_BOB_MAIL": "mailto://bob:pw@mail.example.org",
+    }
+    settings = load_settings(tmp_path, env=env)
+    assert [r.name for r in settings.alerts] == ["negative"]
+    assert settings.escalations[0].steps[-1].after_minutes == 20
