@@ -347,7 +347,7 @@ class Alerting:
             share = self._share.setdefault(watch, ShareSpikeDetector())
             for bucket in series.get(watch, []):
                 result = volume.update(bucket.start, bucket.mentions)
-                share.update(bucket.start, bucket.negative, bucket.mentions)
+                negative = share.update(bucket.start, bucket.negative, bucket.mentions)
                 if result.reason.startswith("bucket not after"):
                     continue
                 scores[watch] = result.score
@@ -360,6 +360,18 @@ class Alerting:
                             result.expected,
                             result.score,
                             result.reason,
+                        )
+                    )
+                if negative.is_spike:
+                    signals.append(
+                        SpikeSignal(
+                            watch,
+                            bucket.start,
+                            bucket.negative,
+                            negative.expected * max(bucket.mentions, 1),
+                            negative.score,
+                            f"negative share: {negative.reason}",
+                            metric="negative_share",
                         )
                     )
         states = {f"volume:{w}": d.to_state() for w, d in self._volume.items()}

@@ -103,7 +103,10 @@ def test_story_growth_spike_crisis_and_source_down() -> None:
             StoryGrowth("x:1", "brand", 80, 45.0, first),
             StoryGrowth("x:9", "brand", 5, 3.0, first),
         ],
-        spikes=[SpikeSignal("brand", NOW, 140, 12.0, 0.99, "x11.7 the usual")],
+        spikes=[
+            SpikeSignal("brand", NOW, 140, 12.0, 0.99, "x11.7 the usual"),
+            SpikeSignal("brand", NOW, 60, 9.0, 0.9, "share 43%", metric="negative_share"),
+        ],
         crisis=[
             CrisisChange("brand", 1, 3, NOW, ("75% negative",)),
             CrisisChange("brand", 4, 3, NOW, ("calmer",)),  # going down: no alert
@@ -113,8 +116,10 @@ def test_story_growth_spike_crisis_and_source_down() -> None:
             Event(SOURCE_UP, "bluesky", "back", NOW, id=8),
         ],
     )
-    assert [a.rule for a in alerts] == ["growth", "spike", "crisis", "down"]
-    growth, spike, crisis, down = alerts
+    assert [a.rule for a in alerts] == ["growth", "spike", "spike", "crisis", "down"]
+    growth, spike, surge, crisis, down = alerts
+    assert surge.title == "Negative surge on brand: 60 negative mentions (usually 9)"
+    assert surge.key != spike.key
     assert growth.title == "Story growing 45/h on brand (80 mentions)"
     assert spike.title == "Spike on brand: 140 mentions (usually 12)"
     assert (crisis.title, crisis.severity, crisis.reasons) == (

@@ -33,6 +33,8 @@ _TEXT = {
         "urgent": "Urgent ({reasons}) on {watch}: {who}",
         "story": "Story growing {rate:.0f}/h on {watch} ({size} mentions)",
         "spike": "Spike on {watch}: {count} mentions (usually {expected:.0f})",
+        "negative_spike": "Negative surge on {watch}: {count} negative mentions "
+        "(usually {expected:.0f})",
         "crisis": "Crisis level {level} ({name}) on {watch}",
         "down": "Source {subject} stopped delivering",
         "priority": "priority {priority:.0f} ({factors})",
@@ -45,6 +47,8 @@ _TEXT = {
         "urgent": "Urgent ({reasons}) sur {watch} : {who}",
         "story": "Sujet en hausse de {rate:.0f}/h sur {watch} ({size} mentions)",
         "spike": "Pic sur {watch} : {count} mentions (d'habitude {expected:.0f})",
+        "negative_spike": "Montée du négatif sur {watch} : {count} mentions négatives "
+        "(d'habitude {expected:.0f})",
         "crisis": "Niveau de crise {level} ({name}) sur {watch}",
         "down": "La source {subject} ne remonte plus rien",
         "priority": "priorité {priority:.0f} ({factors})",
@@ -77,6 +81,8 @@ class SpikeSignal:
     expected: float
     score: float
     reason: str = ""
+    metric: str = "volume"
+    """``volume`` (mentions per bucket) or ``negative_share``."""
 
 
 def _window(rule: AlertRule, at: datetime) -> int:
@@ -184,18 +190,23 @@ def alerts_for(
                     continue
                 out.append(
                     Alert(
-                        key=f"{rule.name}:{s.watch}:{_window(rule, s.at)}",
+                        key=f"{rule.name}:{s.watch}:{s.metric}:{_window(rule, s.at)}",
                         rule=rule.name,
                         kind="spike",
                         subject=s.watch,
-                        title=text["spike"].format(
+                        title=text["spike" if s.metric == "volume" else "negative_spike"].format(
                             watch=s.watch, count=int(s.count), expected=s.expected
                         ),
                         created_at=now,
                         reasons=tuple(r for r in (s.reason,) if r),
                         severity=rule.severity,
                         watch=s.watch,
-                        details={"score": s.score, "count": s.count, "expected": s.expected},
+                        details={
+                            "metric": s.metric,
+                            "score": s.score,
+                            "count": s.count,
+                            "expected": s.expected,
+                        },
                     )
                 )
         elif rule.when == "crisis_level":
