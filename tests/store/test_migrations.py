@@ -27,6 +27,12 @@ TABLES = {
     "rollups",
     "detector_state",
     "crisis_levels",
+    "users",
+    "web_sessions",
+    "api_tokens",
+    "login_failures",
+    "audit_log",
+    "triage",
 }
 
 
@@ -55,7 +61,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
         db.upgrade()
         assert _tables(db) == before
         assert before >= TABLES
-        assert _revision(db) == _head() == "0004"
+        assert _revision(db) == _head() == "0005"
         assert (db.count(), db.get_cursor("rss")) == (1, "c")
 
 

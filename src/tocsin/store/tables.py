@@ -22,11 +22,14 @@ __all__ = [
     "FTS_TABLE",
     "UTCDateTime",
     "alerts",
+    "api_tokens",
+    "audit_log",
     "crisis_levels",
     "deliveries",
     "detector_state",
     "events",
     "ingest_errors",
+    "login_failures",
     "mention_refresh",
     "mention_watches",
     "mentions",
@@ -36,6 +39,9 @@ __all__ = [
     "source_cursors",
     "source_health",
     "source_health_minutes",
+    "triage",
+    "users",
+    "web_sessions",
 ]
 
 FTS_TABLE = "mentions_fts"
@@ -307,3 +313,94 @@ crisis_levels = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 """The current crisis level (0-4) of each watch; every change is also an `events` row."""
+
+# -- the web app: people, sessions, tokens, audit, triage -------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+)
+"""People who use the web app; `role` is admin, lead, responder or viewer (argon2 hashes)."""
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("user_id", _PK, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+)
+"""Logged-in browsers: the cookie holds a random token, the table only its SHA-256."""
+sa.Index("ix_web_sessions_user", web_sessions.c.user_id)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("user_id", _PK, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+"""API tokens for /api/v1: shown once, stored as their SHA-256 only."""
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+"""Failed logins, to throttle guessing per account and per address."""
+sa.Index("ix_login_failures_email", login_failures.c.email, login_failures.c.at)
+sa.Index("ix_login_failures_address", login_failures.c.address, login_failures.c.at)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", _PK, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_id", _PK),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+)
+"""Every state change: who, what, when, before/after (JSON); admins read it."""
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_subject", audit_log.c.subject, audit_log.c.id)
+
+triage = sa.Table(
+    "triage",
+    metadata,
+    sa.Column("subject", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("assignee_id", _PK, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("priority", sa.Float, nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("locked_by", _PK, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", _PK),
+)
+"""The inbox: a mention or story (`kind`) to handle, its state (new, watching, to_respond,
+responded, ignored, escalated), who has it, its response deadline, and an edit lock."""
+sa.Index("ix_triage_state", triage.c.state, triage.c.priority.desc())
+sa.Index("ix_triage_assignee", triage.c.assignee_id, triage.c.state)
