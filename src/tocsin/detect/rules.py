@@ -160,6 +160,33 @@ def _for_mention(rule: AlertRule, m: Mention, lang: str, now: datetime) -> Alert
     return None
 
 
+def _subject_alert(
+    rule: AlertRule,
+    key: str,
+    subject: str,
+    title: str,
+    now: datetime,
+    *,
+    reasons: tuple[str, ...],
+    details: dict[str, object],
+    severity: int | None = None,
+    of_watch: bool = True,
+) -> Alert:
+    """An alert about a watch (`of_watch`) or a source, not a mention: key ``rule:<key>``."""
+    return Alert(
+        key=f"{rule.name}:{key}",
+        rule=rule.name,
+        kind=rule.when,
+        subject=subject,
+        title=title,
+        created_at=now,
+        reasons=reasons,
+        severity=rule.severity if severity is None else severity,
+        watch=subject if of_watch else None,
+        details=details,
+    )
+
+
 def alerts_for(
     rules: Sequence[AlertRule],
     *,
@@ -185,28 +212,19 @@ def alerts_for(
                     alert = _mention_alert(rule, g.first, g.watch, title, [title], "open", now)
                     out.append(alert)
         elif rule.when == "spike":
-            for s in spikes:
-                if not _watches(rule, [s.watch]):
-                    continue
+            for s in (s for s in spikes if _watches(rule, [s.watch])):
+                name = "spike" if s.metric == "volume" else "negative_spike"
+                title = text[name].format(watch=s.watch, count=int(s.count), expected=s.expected)
+                details = {"metric": s.metric, "score": s.score, "count": s.count}
                 out.append(
-                    Alert(
-                        key=f"{rule.name}:{s.watch}:{s.metric}:{_window(rule, s.at)}",
-                        rule=rule.name,
-                        kind="spike",
-                        subject=s.watch,
-                        title=text["spike" if s.metric == "volume" else "negative_spike"].format(
-                            watch=s.watch, count=int(s.count), expected=s.expected
-                        ),
-                        created_at=now,
-                        reasons=tuple(r for r in (s.reason,) if r),
-                        severity=rule.severity,
-                        watch=s.watch,
-                        details={
-                            "metric": s.metric,
-                            "score": s.score,
-                            "count": s.count,
-                            "expected": s.expected,
-                        },
+                    _subject_alert(
+                        rule,
+                        f"{s.watch}:{s.metric}:{_window(rule, s.at)}",
+                        s.watch,
+                        title,
+                        now,
+                        reasons=(s.reason,) if s.reason else (),
+                        details=details | {"expected": s.expected},
                     )
                 )
         elif rule.when == "crisis_level":
@@ -217,33 +235,28 @@ def alerts_for(
                     continue
                 name = LEVEL_NAMES[lang][c.after]
                 out.append(
-                    Alert(
-                        key=f"{rule.name}:{c.watch}:{c.after}:{_window(rule, c.at)}",
-                        rule=rule.name,
-                        kind="crisis_level",
-                        subject=c.watch,
-                        title=text["crisis"].format(level=c.after, name=name, watch=c.watch),
-                        created_at=now,
+                    _subject_alert(
+                        rule,
+                        f"{c.watch}:{c.after}:{_window(rule, c.at)}",
+                        c.watch,
+                        text["crisis"].format(level=c.after, name=name, watch=c.watch),
+                        now,
                         reasons=c.reasons,
                         severity=max(rule.severity, min(4, c.after)),
-                        watch=c.watch,
                         details={"before": c.before, "after": c.after},
                     )
                 )
         elif rule.when == "source_down":
-            for e in events:
-                if e.kind != SOURCE_DOWN:
-                    continue
+            for e in (e for e in events if e.kind == SOURCE_DOWN):
                 out.append(
-                    Alert(
-                        key=f"{rule.name}:{e.subject}:{e.id if e.id is not None else e.at}",
-                        rule=rule.name,
-                        kind="source_down",
-                        subject=e.subject,
-                        title=text["down"].format(subject=e.subject),
-                        created_at=now,
+                    _subject_alert(
+                        rule,
+                        f"{e.subject}:{e.id if e.id is not None else e.at}",
+                        e.subject,
+                        text["down"].format(subject=e.subject),
+                        now,
                         reasons=(e.message,),
-                        severity=rule.severity,
+                        of_watch=False,
                         details=dict(e.details),
                     )
                 )
