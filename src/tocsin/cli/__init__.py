@@ -10,7 +10,7 @@ import importlib
 from tocsin.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app, parse_since
 
 # Each module registers its commands on import; this order is the order of `tocsin --help`.
-for _module in ("run", "read", "sources", "files", "analyze", "eval", "alerts"):
+for _module in ("run", "read", "sources", "files", "analyze", "eval", "alerts", "users"):
     importlib.import_module(f"tocsin.cli.{_module}")
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "main", "parse_since"]

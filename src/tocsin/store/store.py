@@ -43,6 +43,7 @@ from tocsin.store.tables import (
     source_health,
     source_health_minutes,
 )
+from tocsin.store.users import UserStore
 
 __all__ = ["SaveResult", "Store"]
 
@@ -124,6 +125,11 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def users(self) -> UserStore:
+        """People, sessions, API tokens and the audit log (see `tocsin.store.users`)."""
+        return UserStore(self)
 
     @property
     def alerts(self) -> AlertStore:
