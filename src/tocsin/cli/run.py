@@ -45,6 +45,7 @@ from tocsin.runtime import (
 from tocsin.store import Store
 from tocsin.watch import watch_live
 from tocsin.web import create_app
+from tocsin.web.broadcast import Broadcaster
 from tocsin.web.serve import serve
 from tocsin.workspace import init_workspace
 
@@ -106,9 +107,12 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             log.info("  %s (%s): %s", source.key, source.name, source.describe())
         alerting = Alerting(settings, store, workspace=workspace, clock=clock)
 
+        broadcaster = Broadcaster()
+
         def on_batch(report: BatchReport) -> None:
             _log_batch(report)
             alerting.on_batch(report)
+            broadcaster.publish(report.mentions)
 
         pipeline = Pipeline(
             store,
@@ -120,7 +124,9 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=on_batch,
         )
-        app = create_app(settings, store, secret=alerting.secret, clock=clock)
+        app = create_app(
+            settings, store, secret=alerting.secret, clock=clock, broadcaster=broadcaster
+        )
         chores = [
             asyncio.create_task(alerting.run(asyncio.Event())),
             asyncio.create_task(serve(app, settings.web.host, settings.web.port)),

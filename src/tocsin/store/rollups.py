@@ -119,7 +119,10 @@ def series(
         index = int((row.minute - first).total_seconds() // 60) // minutes
         if not 0 <= index < size:
             continue
-        bucket = found.setdefault(row.watch, _empty(size))[index]
+        buckets = found.get(row.watch)
+        if buckets is None:
+            buckets = found[row.watch] = _empty(size)
+        bucket = buckets[index]
         bucket["mentions"] += row.mentions
         bucket["reach"] += row.reach
         if row.sentiment in ("negative", "neutral", "positive"):

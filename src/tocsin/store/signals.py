@@ -62,11 +62,14 @@ def growing_stories(
     """Stories with at least `min_recent` mentions published since `since`, per watch,
     fastest first."""
     c, w = mentions.c, mention_watches.c
+    # coalesce() keeps SQLite from scanning every mention through ix_mentions_story (about
+    # a second on a million mentions): with it, the published_at index bounds the read.
+    story = sa.func.coalesce(c.story_id, "").label("story_id")
     recent = (
-        sa.select(c.story_id, w.watch, sa.func.count().label("recent"))
+        sa.select(story, w.watch, sa.func.count().label("recent"))
         .join(mention_watches, w.mention_id == c.id)
-        .where(c.published_at >= since, c.story_id.is_not(None))
-        .group_by(c.story_id, w.watch)
+        .where(c.published_at >= since, story != "")
+        .group_by(story, w.watch)
         .having(sa.func.count() >= min_recent)
         .order_by(sa.func.count().desc())
         .limit(limit)

@@ -20,6 +20,7 @@ from tocsin.clock import Clock, SystemClock
 from tocsin.config import Settings
 from tocsin.notify.messages import language_of
 from tocsin.store import Store
+from tocsin.web.broadcast import Broadcaster
 from tocsin.web.i18n import translator
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
@@ -37,10 +38,16 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    settings: Settings, store: Store, *, secret: str, clock: Clock | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    secret: str,
+    clock: Clock | None = None,
+    broadcaster: Broadcaster | None = None,
 ) -> FastAPI:
-    """The web app of a workspace: `secret` signs and checks action links."""
-    from tocsin.web.routes import actions
+    """The web app of a workspace: `secret` signs and checks action links; `broadcaster`
+    carries new mentions to the Live page (`tocsin run` publishes each stored batch)."""
+    from tocsin.web.routes import actions, live, overview
 
     app = FastAPI(
         title="tocsin",
@@ -62,6 +69,7 @@ def create_app(
     app.state.secret = secret
     app.state.clock = clock or SystemClock()
     app.state.templates = templates
+    app.state.broadcaster = broadcaster or Broadcaster()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")
@@ -74,4 +82,6 @@ def create_app(
         return response
 
     app.include_router(actions.router)
+    app.include_router(overview.router)
+    app.include_router(live.router)
     return app

@@ -1,0 +1,342 @@
+"""The Overview (``GET /`` and ``GET /overview?range=1h|24h|7d|30d``): per watch, volume and
+sentiment over time, share of voice, crisis level, growing stories, top authors by reach and
+source health.
+
+Every number comes from bounded reads: the rollups (`Store.series`, buckets of 1 min, 15 min,
+1 h or 6 h by range), the crisis levels and source health tables (one row per watch or
+source), `Store.growing_stories` over at most the last `STORY_WINDOW` (6 hours), and the newest
+`AUTHOR_SAMPLE` mentions of the range for top authors. Nothing scans all mentions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from tocsin.config import Settings
+from tocsin.detect.crisis import LEVEL_NAMES
+from tocsin.store import Store
+from tocsin.web import overview_data as data
+from tocsin.web.auth import User, require
+from tocsin.web.i18n import translator
+
+__all__ = ["AUTHOR_SAMPLE", "STORY_WINDOW", "WORDS", "page_translator", "router"]
+
+router = APIRouter()
+Viewer = Annotated[User, Depends(require("viewer"))]
+
+#: Top authors are ranked among at most this many of the range's newest mentions.
+AUTHOR_SAMPLE = 500
+#: Growing stories are counted over the range, but never more than this far back.
+STORY_WINDOW = timedelta(hours=6)
+
+WORDS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "overview": "Overview",
+        "live": "Live",
+        "range": "Period",
+        "range_1h": "1 hour",
+        "range_24h": "24 hours",
+        "range_7d": "7 days",
+        "range_30d": "30 days",
+        "unknown_range": "Unknown period {value!r}: showing {default}. Choose one of {choices}.",
+        "bucket": "one point per {size}",
+        "watches": "Watches",
+        "watch": "Watch",
+        "no_watches": "No watch yet: add one to tocsin.toml ([[watches]]).",
+        "mentions": "Mentions",
+        "negative": "Negative",
+        "neutral": "Neutral",
+        "positive": "Positive",
+        "reach": "Reach",
+        "negative_share": "Negative share",
+        "net_sentiment": "Net sentiment",
+        "time": "Time",
+        "table": "Numbers",
+        "empty_buckets": "Empty periods are left out.",
+        "no_mentions": "No mention in this period.",
+        "sov": "Share of voice",
+        "sov_hint": "Among the watches tagged brand or competitor.",
+        "sov_none": 'Tag watches brand and competitor (tags = ["brand"]) to compare them.',
+        "share": "Share",
+        "reach_share": "Share of reach",
+        "tag_brand": "brand",
+        "tag_competitor": "competitor",
+        "crisis": "Crisis level",
+        "level": "Level",
+        "since": "Since",
+        "reasons": "Why",
+        "stories": "Growing stories",
+        "stories_hint": "Mentions in the last {hours} h of the period.",
+        "stories_none": "No story is growing.",
+        "recent": "Recent",
+        "size": "In all",
+        "authors": "Top authors by reach",
+        "authors_hint": "Among the {n} latest mentions of the period.",
+        "authors_none": "No author yet.",
+        "author": "Author",
+        "source": "Source",
+        "health": "Source health",
+        "health_none": "No source configured.",
+        "state": "State",
+        "items_per_minute": "Items/min",
+        "last_success": "Last success",
+        "never": "never",
+        "state_ok": "ok",
+        "state_failing": "failing",
+        "state_down": "down",
+        "state_silent": "silent",
+        "state_waiting": "waiting",
+        "minute": "minute",
+        "minutes": "{n} minutes",
+        "hour": "hour",
+        "hours": "{n} hours",
+        # the mention card (_mention.html)
+        "open": "Open",
+        "priority": "Priority",
+        "priority_why": "Why this priority",
+        "verified": "verified",
+        "followers": "{n} followers",
+        "sentiment_negative": "negative",
+        "sentiment_neutral": "neutral",
+        "sentiment_positive": "positive",
+        "urgent": "Urgent",
+        "demand": "Asks for",
+        # the Live page
+        "live_hint": "New mentions appear here as they are stored.",
+        "pause": "Pause",
+        "resume": "Resume",
+        "waiting_new": "{n} new",
+        "all_watches": "All watches",
+        "filter": "Show",
+        "connecting": "Connecting…",
+        "connected": "Live",
+        "disconnected": "Reconnecting…",
+        "needs_js": "New mentions appear without reload when JavaScript is on; otherwise "
+        "reload the page.",
+        "latest": "Latest mentions",
+    },
+    "fr": {
+        "overview": "Vue d'ensemble",
+        "live": "En direct",
+        "range": "Période",
+        "range_1h": "1 heure",
+        "range_24h": "24 heures",
+        "range_7d": "7 jours",
+        "range_30d": "30 jours",
+        "unknown_range": "Période {value!r} inconnue : affichage sur {default}. "
+        "Choisissez parmi {choices}.",
+        "bucket": "un point par {size}",
+        "watches": "Veilles",
+        "watch": "Veille",
+        "no_watches": "Aucune veille : ajoutez-en une dans tocsin.toml ([[watches]]).",
+        "mentions": "Mentions",
+        "negative": "Négatives",
+        "neutral": "Neutres",
+        "positive": "Positives",
+        "reach": "Audience",
+        "negative_share": "Part négative",
+        "net_sentiment": "Tonalité nette",
+        "time": "Heure",
+        "table": "Chiffres",
+        "empty_buckets": "Les périodes vides sont omises.",
+        "no_mentions": "Aucune mention sur cette période.",
+        "sov": "Part de voix",
+        "sov_hint": "Entre les veilles marquées brand ou competitor.",
+        "sov_none": 'Marquez des veilles brand et competitor (tags = ["brand"]) pour les comparer.',
+        "share": "Part",
+        "reach_share": "Part d'audience",
+        "tag_brand": "marque",
+        "tag_competitor": "concurrent",
+        "crisis": "Niveau de crise",
+        "level": "Niveau",
+        "since": "Depuis",
+        "reasons": "Pourquoi",
+        "stories": "Sujets qui montent",
+        "stories_hint": "Mentions des {hours} dernières heures de la période.",
+        "stories_none": "Aucun sujet ne monte.",
+        "recent": "Récentes",
+        "size": "En tout",
+        "authors": "Auteurs à plus forte audience",
+        "authors_hint": "Parmi les {n} dernières mentions de la période.",
+        "authors_none": "Aucun auteur pour l'instant.",
+        "author": "Auteur",
+        "source": "Source",
+        "health": "État des sources",
+        "health_none": "Aucune source configurée.",
+        "state": "État",
+        "items_per_minute": "Éléments/min",
+        "last_success": "Dernier succès",
+        "never": "jamais",
+        "state_ok": "ok",
+        "state_failing": "en échec",
+        "state_down": "hors service",
+        "state_silent": "muette",
+        "state_waiting": "en attente",
+        "minute": "minute",
+        "minutes": "{n} minutes",
+        "hour": "heure",
+        "hours": "{n} heures",
+        "open": "Ouvrir",
+        "priority": "Priorité",
+        "priority_why": "Pourquoi cette priorité",
+        "verified": "certifié",
+        "followers": "{n} abonnés",
+        "sentiment_negative": "négatif",
+        "sentiment_neutral": "neutre",
+        "sentiment_positive": "positif",
+        "urgent": "Urgent",
+        "demand": "Demande",
+        "live_hint": "Les nouvelles mentions s'affichent ici dès leur enregistrement.",
+        "pause": "Pause",
+        "resume": "Reprendre",
+        "waiting_new": "{n} nouvelle(s)",
+        "all_watches": "Toutes les veilles",
+        "filter": "Afficher",
+        "connecting": "Connexion…",
+        "connected": "En direct",
+        "disconnected": "Reconnexion…",
+        "needs_js": "Avec JavaScript, les nouvelles mentions s'affichent sans recharger ; "
+        "sinon, rechargez la page.",
+        "latest": "Dernières mentions",
+    },
+}
+
+
+def page_translator(language: str) -> Callable[..., str]:
+    """``t(key, **values)`` knowing these pages' words, then the app's (`tocsin.web.i18n`)."""
+    words = WORDS.get(language, WORDS["en"])
+    fallback = translator(language)
+
+    def t(key: str, **values: object) -> str:
+        text = words.get(key) or WORDS["en"].get(key)
+        if text is None:
+            return fallback(key, **values)
+        return text.format(**values) if values else text
+
+    return t
+
+
+def language_of_app(request: Request) -> str:
+    """The workspace language the app renders in."""
+    lang = request.app.state.templates.env.globals.get("lang", "en")
+    return lang if isinstance(lang, str) else "en"
+
+
+def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    """`name` rendered with these pages' translator as ``t``; never cached."""
+    lang = language_of_app(request)
+    context = {"t": page_translator(lang), **context}
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, name, context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class WatchPanel:
+    """One watch on the page: its totals, chart JSON and non-empty buckets for the table."""
+
+    summary: data.WatchSummary
+    chart: str
+    rows: list[Any]
+    crisis: tuple[int, str, datetime | None, tuple[str, ...]]
+
+
+def _step_words(t: Callable[..., str], step: timedelta) -> str:
+    minutes = int(step.total_seconds() // 60)
+    if minutes % 60:
+        return t("minute") if minutes == 1 else t("minutes", n=minutes)
+    hours = minutes // 60
+    return t("hour") if hours == 1 else t("hours", n=hours)
+
+
+def gather(
+    store: Store, settings: Settings, time_range: data.TimeRange, now: datetime, lang: str
+) -> dict[str, Any]:
+    """Everything the Overview shows, read from `store` (blocking: run it in a thread)."""
+    t = page_translator(lang)
+    start, end = data.window(time_range, now)
+    tags = {w.name: tuple(w.tags) for w in settings.watches if w.enabled}
+    series = store.series(start=start, end=end, step=time_range.step, watches=list(tags))
+    summaries = data.summarise(series, tags)
+    levels = store.crisis_levels()
+    names = LEVEL_NAMES.get(lang, LEVEL_NAMES["en"])
+    labels = {k: t(k) for k in ("mentions", "negative", "neutral", "positive")}
+    panels = []
+    for s in summaries:
+        buckets = series.get(s.watch, [])
+        level, since, reasons = levels.get(s.watch, (0, None, ()))
+        level = max(0, min(level, len(names) - 1))
+        panels.append(
+            WatchPanel(
+                summary=s,
+                chart=json.dumps(data.chart_data(buckets, labels), separators=(",", ":")),
+                rows=[b for b in buckets if b.mentions],
+                crisis=(level, names[level], since, reasons),
+            )
+        )
+    story_since = max(start, now - STORY_WINDOW)
+    counts = store.growing_stories(since=story_since, min_recent=2, limit=30)
+    firsts = store.get_many(list(dict.fromkeys(c.story_id for c in counts)))
+    sample = store.search(since=start, until=end, limit=AUTHOR_SAMPLE)
+    intervals = {
+        s.name: getattr(s.options, "interval", None) for s in settings.sources if s.enabled
+    }
+    return {
+        "start": start,
+        "end": end,
+        "step_words": _step_words(t, time_range.step),
+        "panels": panels,
+        "sov": data.share_of_voice(summaries),
+        "stories": data.top_stories(counts, firsts),
+        "story_hours": int((end - story_since).total_seconds() // 3600),
+        "authors": data.top_authors(sample),
+        "author_sample": AUTHOR_SAMPLE,
+        "health": data.health_rows(store.health(now=now), intervals, now=now),
+    }
+
+
+def _zone(settings: Settings) -> ZoneInfo:
+    try:
+        return ZoneInfo(settings.organisation.timezone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/overview", response_class=HTMLResponse, include_in_schema=False)
+async def overview(
+    request: Request,
+    user: Viewer,
+    period: Annotated[str, Query(alias="range")] = data.DEFAULT_RANGE,
+) -> HTMLResponse:
+    """The Overview page for `range` (1h, 24h, 7d or 30d; 24h when unknown, with a note)."""
+    state = request.app.state
+    lang = language_of_app(request)
+    notice = None
+    if period not in data.RANGES:
+        t = page_translator(lang)
+        choices = ", ".join(data.RANGES)
+        notice = t("unknown_range", value=period[:20], default=data.DEFAULT_RANGE, choices=choices)
+        period = data.DEFAULT_RANGE
+    now = state.clock.now()
+    context = await asyncio.to_thread(
+        gather, state.store, state.settings, data.RANGES[period], now, lang
+    )
+    zone = _zone(state.settings)
+    context |= {
+        "user": user,
+        "period": period,
+        "ranges": list(data.RANGES),
+        "notice": notice,
+        "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else "",
+    }
+    return render(request, "overview.html", context)
