@@ -40,6 +40,7 @@ from tocsin.notify.signing import sign, signing_secret
 from tocsin.pipeline import BatchReport
 from tocsin.store import Store
 from tocsin.store.alerts import NewDelivery
+from tocsin.store.triage import TriageStore
 
 __all__ = ["BUCKET", "Alerting"]
 
@@ -94,6 +95,7 @@ class Alerting:
         self.settings = settings
         self.store = store
         self.alerts = store.alerts
+        self.triage = TriageStore(store)
         self.clock = clock
         self.rules = {r.name: r for r in settings.alerts if r.enabled}
         self.escalations = {e.name: e for e in settings.escalations}
@@ -112,15 +114,18 @@ class Alerting:
     # -- inputs ------------------------------------------------------------------------------
 
     def on_batch(self, report: BatchReport) -> None:
-        """Pipeline callback: queue the stored mentions for the rules (never blocks)."""
-        if report.mentions and self.rules:
+        """Pipeline callback: queue the stored mentions for the inbox and the rules (never
+        blocks)."""
+        if report.mentions:
             try:
                 self._batches.put_nowait(report.mentions)
             except asyncio.QueueFull:
                 log.error("alerting is behind: a batch of %d mention(s) skipped", report.items)
 
     async def handle_mentions(self, mentions: Sequence[Mention]) -> list[Alert]:
-        """Raise the alerts the rules find in `mentions` (negative, urgent)."""
+        """Put the mentions that need a person into the inbox, and raise the alerts the
+        rules find in them (negative, urgent)."""
+        await asyncio.to_thread(self.triage.ingest, mentions, self.clock.now())
         found = alerts_for(
             list(self.rules.values()),
             now=self.clock.now(),

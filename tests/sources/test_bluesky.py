@@ -354,8 +354,8 @@ async def test_batches_by_time_on_the_injected_clock(
     for _ in range(20):
         await asyncio.sleep(0)
     assert not first.done()  # 3 posts < batch_size: nothing until batch_seconds pass
-    assert clock.sleeps == [1.0]
-    clock.advance(1.0)
+    assert clock.sleeps == [0.25]
+    clock.advance(0.25)
     async with asyncio.timeout(10):
         batches = [await first]
     while len(set(ids(batches))) < 3:

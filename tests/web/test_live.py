@@ -146,9 +146,9 @@ def test_live_page_filters_by_watch_and_streams_the_same_watch(app: FastAPI, sto
 
 
 def test_live_needs_a_signed_in_viewer(store: Store) -> None:
-    client = TestClient(build_app(store, user=None))
-    assert client.get("/live").status_code == 401
-    assert client.get("/live/stream").status_code == 401
+    client = TestClient(build_app(store, user=None), follow_redirects=False)
+    assert client.get("/live").headers["location"] == "/login?next=/live"
+    assert client.get("/live/stream").status_code == 303
 
 
 def test_frames_keep_every_line_of_the_data_inside_one_event() -> None:

@@ -199,9 +199,9 @@ def test_root_is_the_overview_and_an_unknown_range_says_so(client: TestClient) -
 
 
 def test_overview_needs_a_signed_in_viewer(store: Store) -> None:
-    anonymous = TestClient(build_app(store, user=None))
-    assert anonymous.get("/overview").status_code == 401
-    assert anonymous.get("/").status_code == 401
+    anonymous = TestClient(build_app(store, user=None), follow_redirects=False)
+    assert anonymous.get("/overview").headers["location"] == "/login?next=/overview"
+    assert anonymous.get("/").headers["location"] == "/login?next=/"
 
 
 def test_overview_in_french(store: Store) -> None:

@@ -80,7 +80,7 @@ class BlueskyOptions(SourceOptions):
         description="Jetstream subscribe URLs (ws:// or wss://), tried in turn",
     )
     batch_size: int = Field(200, ge=1, le=10_000, description="posts per batch at most")
-    batch_seconds: float = Field(1.0, gt=0, description="seconds a batch waits at most")
+    batch_seconds: float = Field(0.25, gt=0, description="seconds a batch waits at most")
     rewind_seconds: float = Field(5.0, ge=0, le=3600, description="replayed on each connect")
     reconnect_min: float = Field(1.0, gt=0, description="first reconnect delay, seconds")
     reconnect_max: float = Field(60.0, gt=0, description="longest reconnect delay, seconds")

@@ -47,7 +47,8 @@ def create_app(
 ) -> FastAPI:
     """The web app of a workspace: `secret` signs and checks action links; `broadcaster`
     carries new mentions to the Live page (`tocsin run` publishes each stored batch)."""
-    from tocsin.web.routes import actions, live, overview
+    from tocsin.web import sessions
+    from tocsin.web.routes import actions, alerts_page, api, inbox, live, overview, search
 
     app = FastAPI(
         title="tocsin",
@@ -70,6 +71,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.templates = templates
     app.state.broadcaster = broadcaster or Broadcaster()
+    sessions.install(app)  # sign-in, roles, CSRF, API tokens, the login and admin pages
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")
@@ -82,6 +84,6 @@ def create_app(
         return response
 
     app.include_router(actions.router)
-    app.include_router(overview.router)
-    app.include_router(live.router)
+    for module in (overview, live, search, inbox, alerts_page, api):
+        app.include_router(module.router)
     return app

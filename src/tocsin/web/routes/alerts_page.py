@@ -1,0 +1,203 @@
+"""Alerts (``GET /alerts``, ``GET /alerts/{id}``): open alerts, acknowledge, resolve, and who
+is on call now.
+
+Viewers read; responders acknowledge (``POST /alerts/{id}/ack``) and resolve (``POST
+/alerts/{id}/resolve``) through forms carrying the session's ``csrf`` field. Each change is
+written to the audit log (``alert.ack`` / ``alert.resolve``, subject ``alert:<id>``) with the
+state before and after. Who is on call comes from each ``[[oncall]]`` schedule
+(`tocsin.notify.oncall.describe`), in the workspace language and the schedule's time zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tocsin.alert import Alert
+from tocsin.config import Settings
+from tocsin.notify.oncall import describe
+from tocsin.store.users import UserStore
+from tocsin.web import audit
+from tocsin.web.auth import User, require
+from tocsin.web.routes.search import render
+
+__all__ = ["VIEWS", "WORDS", "alert_view", "change_alert", "on_call_now", "router"]
+
+router = APIRouter()
+
+_VIEWER = Depends(require("viewer"))
+_RESPONDER = Depends(require("responder"))
+
+VIEWS: Mapping[str, tuple[str, ...]] = {
+    "open": ("open", "watching", "acknowledged"),
+    "resolved": ("resolved",),
+}
+"""``open``: not resolved yet (open, watching, acknowledged); ``resolved``."""
+LIST_LIMIT = 200
+
+WORDS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "view_open": "Not resolved",
+        "view_resolved": "Resolved",
+        "on_call": "On call now",
+        "no_oncall": "No on-call schedule: add one to tocsin.toml ([[oncall]]).",
+        "no_alerts": "No alert here.",
+        "severity": "Severity {n}",
+        "alert_state_open": "open",
+        "alert_state_watching": "watching",
+        "alert_state_acknowledged": "acknowledged",
+        "alert_state_resolved": "resolved",
+        "acked_by": "acknowledged by {who} at {at} UTC",
+        "resolved_by": "resolved by {who} at {at} UTC",
+        "reasons": "Why",
+        "details": "Details",
+        "link": "Open the post",
+        "unknown_alert_page": "There is no such alert.",
+        "alert_n": "Alert #{id}",
+        "read_only_alerts": "Acknowledging and resolving need the responder role.",
+        "done_ack_page": "Alert acknowledged.",
+        "done_resolve_page": "Alert resolved.",
+    },
+    "fr": {
+        "view_open": "Non closes",
+        "view_resolved": "Closes",
+        "on_call": "D'astreinte maintenant",
+        "no_oncall": "Aucune astreinte : ajoutez-en une à tocsin.toml ([[oncall]]).",
+        "no_alerts": "Aucune alerte ici.",
+        "severity": "Gravité {n}",
+        "alert_state_open": "ouverte",
+        "alert_state_watching": "en observation",
+        "alert_state_acknowledged": "prise en charge",
+        "alert_state_resolved": "close",
+        "acked_by": "prise en charge par {who} à {at} UTC",
+        "resolved_by": "close par {who} à {at} UTC",
+        "reasons": "Pourquoi",
+        "details": "Détails",
+        "link": "Ouvrir la publication",
+        "unknown_alert_page": "Cette alerte n'existe pas.",
+        "alert_n": "Alerte n° {id}",
+        "read_only_alerts": "La prise en charge et la clôture demandent le rôle responder.",
+        "done_ack_page": "Alerte prise en charge.",
+        "done_resolve_page": "Alerte close.",
+    },
+}
+
+
+def on_call_now(settings: Settings, at: datetime, language: str) -> list[tuple[str, str]]:
+    """``(schedule name, who is on call and until when)`` for each ``[[oncall]]`` schedule."""
+    tz = settings.organisation.timezone
+    return [(s.name, describe(s, at, language, default_tz=tz)) for s in settings.oncall]
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    """What the audit log and the API show of an alert."""
+    return {
+        "id": alert.id,
+        "state": alert.state,
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "resolved_by": alert.resolved_by,
+        "resolved_at": _iso(alert.resolved_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _language(request: Request) -> str:
+    lang = request.app.state.templates.env.globals.get("lang", "en")
+    return lang if isinstance(lang, str) else "en"
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+async def alerts_page(
+    request: Request,
+    view: str = "open",
+    user: User = _VIEWER,
+) -> HTMLResponse:
+    """Alerts not resolved yet (or resolved ones), newest first, and who is on call."""
+    if view not in VIEWS:
+        view = "open"
+    store = request.app.state.store
+    alerts = await asyncio.to_thread(
+        lambda: store.alerts.list(states=VIEWS[view], limit=LIST_LIMIT)
+    )
+    now = request.app.state.clock.now()
+    context = {
+        "alerts": alerts,
+        "view": view,
+        "views": list(VIEWS),
+        "oncall": on_call_now(request.app.state.settings, now, _language(request)),
+        "can_act": user.can("responder"),
+        "notice": None,
+    }
+    return render(request, "alerts.html", context, words=WORDS)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+async def alert_page(
+    request: Request,
+    alert_id: int,
+    done: str | None = None,
+    user: User = _VIEWER,
+) -> HTMLResponse:
+    """One alert: its reasons, state, and the buttons to acknowledge or resolve it."""
+    alert = await asyncio.to_thread(request.app.state.store.alerts.get, alert_id)
+    now = request.app.state.clock.now()
+    context = {
+        "alert": alert,
+        "oncall": on_call_now(request.app.state.settings, now, _language(request)),
+        "can_act": user.can("responder"),
+        "notice": f"done_{done}_page" if done in ("ack", "resolve") else None,
+    }
+    return render(request, "alerts.html", context, words=WORDS, status=200 if alert else 404)
+
+
+def change_alert(
+    request: Request, user: User, alert_id: int, action: str
+) -> tuple[Alert, Alert] | None:
+    """Acknowledge or resolve an alert as `user` and audit it (sync): ``(before, after)``, or
+    None when there is no such alert."""
+    alerts = request.app.state.store.alerts
+    before = alerts.get(alert_id)
+    if before is None:
+        return None
+    now = request.app.state.clock.now()
+    who = user.name or user.email
+    if action == "ack":
+        after = alerts.acknowledge(alert_id, who, now=now)
+    else:
+        after = alerts.resolve(alert_id, who, now=now)
+    if after is None:
+        return None
+    if after.state != before.state:
+        entry = audit.request_entry(
+            request, f"alert.{action}", f"alert:{alert_id}", alert_view(before), alert_view(after)
+        )
+        UserStore(request.app.state.store).audit(entry)
+    return before, after
+
+
+async def _act(request: Request, user: User, alert_id: int, action: str) -> Response:
+    changed = await asyncio.to_thread(change_alert, request, user, alert_id, action)
+    if changed is None:
+        raise HTTPException(404, f"there is no alert #{alert_id}")
+    return RedirectResponse(f"/alerts/{alert_id}?done={action}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge(request: Request, alert_id: int, user: User = _RESPONDER) -> Response:
+    """Acknowledge an alert (stops its escalation)."""
+    return await _act(request, user, alert_id, "ack")
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve(request: Request, alert_id: int, user: User = _RESPONDER) -> Response:
+    """Resolve an alert."""
+    return await _act(request, user, alert_id, "resolve")
