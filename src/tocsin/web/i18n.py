@@ -29,6 +29,7 @@ _WORDS = {
         "nav_users": "Users",
         "nav_audit": "Audit",
         "nav_signout": "Sign out",
+        "nav_story": "story",
     },
     "fr": {
         "ack": "Prendre en charge",
@@ -52,6 +53,7 @@ _WORDS = {
         "nav_users": "Utilisateurs",
         "nav_audit": "Journal",
         "nav_signout": "Se déconnecter",
+        "nav_story": "sujet",
     },
 }
 

@@ -1,0 +1,82 @@
+"""One story (``GET /stories/{id}``, viewer): its mentions, growth curve and spread over
+sources. A story's id is the id of its first mention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from tocsin.store.stories import story_mentions, story_size
+from tocsin.web.auth import User, require
+from tocsin.web.routes.overview import language_of_app, page_translator
+from tocsin.web.story_data import story_view
+
+__all__ = ["SHOWN", "WORDS", "router"]
+
+router = APIRouter()
+_VIEWER = Depends(require("viewer"))
+SHOWN = 200
+"""Mentions listed on the page (the curve and sources count up to 2,000)."""
+
+WORDS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "story": "Story",
+        "story_size": "{n} mentions",
+        "story_span": "from {first} to {last} UTC",
+        "story_growth": "Growth",
+        "story_when": "From",
+        "story_new": "New",
+        "story_total": "Total",
+        "story_sources": "Where it spreads",
+        "story_negative": "{share} negative",
+        "story_reach": "reach about {n}",
+        "story_shown": "The first {n} mentions:",
+    },
+    "fr": {
+        "story": "Sujet",
+        "story_size": "{n} mentions",
+        "story_span": "du {first} au {last} UTC",
+        "story_growth": "Progression",
+        "story_when": "Depuis",
+        "story_new": "Nouvelles",
+        "story_total": "Total",
+        "story_sources": "Où il se propage",
+        "story_negative": "{share} négatives",
+        "story_reach": "portée d'environ {n}",
+        "story_shown": "Les {n} premières mentions :",
+    },
+}
+
+
+@router.get("/stories/{story_id:path}", response_class=HTMLResponse)
+async def story_page(request: Request, story_id: str, user: User = _VIEWER) -> HTMLResponse:
+    """The story page; 404 when no stored mention belongs to `story_id`."""
+    store = request.app.state.store
+    size = await asyncio.to_thread(story_size, store, story_id)
+    if size == 0:
+        raise HTTPException(404, "no such story")
+    found = await asyncio.to_thread(story_mentions, store, story_id, limit=2000)
+    language = language_of_app(request)
+    base = page_translator(language)
+    words = WORDS.get(language, WORDS["en"])
+
+    def t(key: str, **values: object) -> str:
+        text = words.get(key)
+        if text is None:
+            return base(key, **values)
+        return text.format(**values) if values else text
+
+    context = {
+        "t": t,
+        "story_id": story_id,
+        "view": story_view(found, size),
+        "mentions": found[:SHOWN],
+        "shown": min(SHOWN, len(found)),
+        "user": user,
+    }
+    templates = request.app.state.templates
+    response: HTMLResponse = templates.TemplateResponse(request, "story.html", context)
+    return response
