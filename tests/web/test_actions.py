@@ -75,6 +75,9 @@ def test_opening_the_link_only_asks_and_the_button_acknowledges(
     assert (acked.state, acked.acknowledged_by) == ("acknowledged", "alice")
     resolved = client.post(f"/a/{_token(alert_id, 'resolve')}")
     assert "close par alice" in resolved.text
+    assert client.post(f"/a/{_token(alert_id, 'resolve')}").status_code == 200  # again
+    logged = [(e.actor, e.action) for e in store.users.audit_entries()]
+    assert sorted(logged) == [("link:alice", "alert.ack"), ("link:alice", "alert.resolve")]
 
 
 def test_tampered_expired_and_unknown_links_are_refused(client: TestClient, store: Store) -> None:

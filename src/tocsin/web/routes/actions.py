@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from tocsin.notify.signing import InvalidLink, SignedAction, verify
+from tocsin.web import audit
+from tocsin.web.routes.alerts_page import alert_view
 
 __all__ = ["router"]
 
@@ -52,13 +54,26 @@ async def act(request: Request, token: str) -> HTMLResponse:
     action = _check(request, token)
     if isinstance(action, str):
         return _page(request, "action_invalid.html", 400, reason=action)
-    alerts = request.app.state.store.alerts
+    store = request.app.state.store
     now = request.app.state.clock.now()
     who = action.who or "link"
+    before = await asyncio.to_thread(store.alerts.get, action.alert_id)
     if action.action == "ack":
-        alert = await asyncio.to_thread(alerts.acknowledge, action.alert_id, who, now=now)
+        alert = await asyncio.to_thread(store.alerts.acknowledge, action.alert_id, who, now=now)
     else:
-        alert = await asyncio.to_thread(alerts.resolve, action.alert_id, who, now=now)
-    if alert is None:
+        alert = await asyncio.to_thread(store.alerts.resolve, action.alert_id, who, now=now)
+    if alert is None or before is None:
         return _page(request, "action_invalid.html", 404, reason=None, alert_id=action.alert_id)
+    if alert.state != before.state:  # acting twice changes nothing and records nothing
+        await asyncio.to_thread(
+            audit.record,
+            store,
+            f"link:{who}",
+            f"alert.{action.action}",
+            f"alert:{alert.id}",
+            alert_view(before),
+            alert_view(alert),
+            audit.address_of(request),
+            at=now,
+        )
     return _page(request, "action_done.html", action=action, alert=alert)
