@@ -25,6 +25,7 @@ TABLES = {
     "alerts",
     "deliveries",
     "rollups",
+    "rollups_hourly",
     "detector_state",
     "crisis_levels",
     "users",
@@ -61,7 +62,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
         db.upgrade()
         assert _tables(db) == before
         assert before >= TABLES
-        assert _revision(db) == _head() == "0005"
+        assert _revision(db) == _head() == "0006"
         assert (db.count(), db.get_cursor("rss")) == (1, "c")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import tempfile
 from pathlib import Path
@@ -127,6 +128,9 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
         app = create_app(
             settings, store, secret=alerting.secret, clock=clock, broadcaster=broadcaster
         )
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes (70-120 ms each on a large heap, the web pages' p95).
+        gc.freeze()
         chores = [
             asyncio.create_task(alerting.run(asyncio.Event())),
             asyncio.create_task(serve(app, settings.web.host, settings.web.port)),

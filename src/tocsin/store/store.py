@@ -38,7 +38,6 @@ from tocsin.store.tables import (
     mention_watches,
     mentions,
     mentions_pg,
-    rollups,
     source_cursors,
     source_health,
     source_health_minutes,
@@ -553,6 +552,6 @@ class Store:
             old_pks = sa.select(mentions.c.pk).where(mentions.c.published_at < before)
             fts = sa.table(FTS_TABLE, sa.column("rowid"))
             conn.execute(sa.delete(fts).where(fts.c.rowid.in_(old_pks)))
-        conn.execute(sa.delete(rollups).where(rollups.c.minute < before))
+        rollups_sql.purge(conn, before)
         result = conn.execute(sa.delete(mentions).where(mentions.c.published_at < before))
         return int(result.rowcount)

@@ -36,6 +36,7 @@ __all__ = [
     "mentions_pg",
     "metadata",
     "rollups",
+    "rollups_hourly",
     "source_cursors",
     "source_health",
     "source_health_minutes",
@@ -404,3 +405,23 @@ triage = sa.Table(
 responded, ignored, escalated), who has it, its response deadline, and an edit lock."""
 sa.Index("ix_triage_state", triage.c.state, triage.c.priority.desc())
 sa.Index("ix_triage_assignee", triage.c.assignee_id, triage.c.state)
+
+rollups_hourly = sa.Table(
+    "rollups_hourly",
+    metadata,
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("watch", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("mentions", sa.BigInteger, nullable=False),
+    sa.Column("negative", sa.BigInteger, nullable=False),
+    sa.Column("neutral", sa.BigInteger, nullable=False),
+    sa.Column("positive", sa.BigInteger, nullable=False),
+    sa.Column("reach", sa.BigInteger, nullable=False),
+    sa.Column("negative_reach", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""Per watch, hour (of publication) and source: what a `tocsin.store.rollups.Bucket` holds
+(mentions, by sentiment, reach, reach of negative mentions), written in the same transaction
+from the same (mention, watch) pairs as `rollups`, so long ranges read few rows: at most
+watches x sources per hour, whatever the volume. The key starts with the hour, and on SQLite
+the table is clustered on it (``WITHOUT ROWID``): a range of hours is one sequential read."""
