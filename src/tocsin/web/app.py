@@ -48,7 +48,19 @@ def create_app(
     """The web app of a workspace: `secret` signs and checks action links; `broadcaster`
     carries new mentions to the Live page (`tocsin run` publishes each stored batch)."""
     from tocsin.web import sessions
-    from tocsin.web.routes import actions, alerts_page, api, inbox, live, overview, search, story
+    from tocsin.web.routes import (
+        actions,
+        alerts_page,
+        api,
+        inbox,
+        live,
+        overview,
+        search,
+        story,
+    )
+    from tocsin.web.routes import (
+        settings as settings_page,
+    )
 
     app = FastAPI(
         title="tocsin",
@@ -84,6 +96,6 @@ def create_app(
         return response
 
     app.include_router(actions.router)
-    for module in (overview, live, search, story, inbox, alerts_page, api):
+    for module in (overview, live, search, story, inbox, alerts_page, settings_page, api):
         app.include_router(module.router)
     return app

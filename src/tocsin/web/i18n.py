@@ -30,6 +30,7 @@ _WORDS = {
         "nav_audit": "Audit",
         "nav_signout": "Sign out",
         "nav_story": "story",
+        "nav_settings": "Settings",
     },
     "fr": {
         "ack": "Prendre en charge",
@@ -54,6 +55,7 @@ _WORDS = {
         "nav_audit": "Journal",
         "nav_signout": "Se déconnecter",
         "nav_story": "sujet",
+        "nav_settings": "Réglages",
     },
 }
 
