@@ -208,3 +208,29 @@ def test_on_batch_queues_stored_mentions(store: Store, tmp_path: Path) -> None:
     report = BatchReport("x", 1, 1, 1, 0, 0, None, (_mention("9", 90.0),))
     alerting.on_batch(report)
     assert alerting._batches.qsize() == 1
+
+
+async def test_each_minute_reads_only_the_buckets_not_judged_yet(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.alerting import BUCKET
+
+    clock = FakeClock(T0)
+    alerting, _ = _alerting(_settings(), store, tmp_path, clock)
+    await alerting.start()
+    reads: list[tuple[datetime, datetime]] = []
+    series = store.series
+
+    def counting(**kw: Any) -> Any:
+        if kw.get("step") == BUCKET:
+            reads.append((kw["start"], kw["end"]))
+        return series(**kw)
+
+    monkeypatch.setattr(store, "series", counting)
+    await alerting.tick()
+    await alerting.tick()  # same minute: every bucket is judged already
+    clock.advance(5 * 60)
+    await alerting.tick()
+    first, second = reads
+    assert first[1] - first[0] == timedelta(hours=24)
+    assert second == (first[1], first[1] + BUCKET)

@@ -191,6 +191,12 @@ class SpikeDetector:
 
     # -- the update ---------------------------------------------------------------------
 
+    @property
+    def last_update(self) -> float | None:
+        """POSIX time of the last bucket taken (None before the first): a caller feeding
+        buckets only needs to read from the next one on."""
+        return self._last
+
     def update(self, timestamp: datetime | float, value: float) -> SpikeResult:
         """Take one bucket (its start time, its count) and judge it.
 
@@ -452,6 +458,12 @@ class ShareSpikeDetector:
         self._last: float | None = None
         self._bar = 0.0
         self._bar_time = 0.0
+
+    @property
+    def last_update(self) -> float | None:
+        """POSIX time of the last bucket taken (None before the first): a caller feeding
+        buckets only needs to read from the next one on."""
+        return self._last
 
     def update(self, timestamp: datetime | float, hits: float, total: float) -> SpikeResult:
         """Take one bucket: ``hits`` (e.g. negative mentions) out of ``total`` mentions."""
