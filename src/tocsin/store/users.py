@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -161,6 +162,13 @@ def _user(row: Any) -> UserRecord:
         created_at=row.created_at,
         last_login_at=row.last_login_at,
         password_hash=row.password_hash,
+    )
+
+
+def _unprefixed(mapping: Any, prefix: str) -> SimpleNamespace:
+    """The columns of a joined row labelled ``<prefix><name>``, by their own names."""
+    return SimpleNamespace(
+        **{k[len(prefix) :]: v for k, v in mapping.items() if k.startswith(prefix)}
     )
 
 
@@ -384,16 +392,7 @@ class UserStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        m = row._mapping
-        session = SessionRecord(
-            token_hash=m["s_token_hash"],
-            user_id=int(m["s_user_id"]),
-            csrf=m["s_csrf"],
-            created_at=m["s_created_at"],
-            expires_at=m["s_expires_at"],
-            last_seen_at=m["s_last_seen_at"],
-        )
-        return _user(row), session
+        return _user(row), _session(_unprefixed(row._mapping, "s_"))
 
     def touch_session(self, token_hash: str, *, now: datetime) -> None:
         """The session was used at `now` (keeps it from idling out)."""
@@ -477,16 +476,7 @@ class UserStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        m = row._mapping
-        token = TokenRecord(
-            id=int(m["t_id"]),
-            user_id=int(m["t_user_id"]),
-            name=m["t_name"],
-            created_at=m["t_created_at"],
-            last_used_at=m["t_last_used_at"],
-            revoked_at=m["t_revoked_at"],
-        )
-        return _user(row), token
+        return _user(row), _token(_unprefixed(row._mapping, "t_"))
 
     def touch_token(self, token_id: int, *, now: datetime) -> None:
         """The token was used at `now`."""
