@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["translator"]
+__all__ = ["layered", "request_language", "translator"]
+
+Words = Mapping[str, Mapping[str, str]]
+"""A page's words: ``{language: {key: text}}``, English always present."""
 
 _WORDS = {
     "en": {
@@ -69,3 +73,24 @@ def translator(language: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+def layered(language: str, *tables: Words) -> Callable[..., str]:
+    """``t(key, **values)`` looking `key` up in `tables` in order (in `language`, then in
+    English), then in the app's words: how a page adds its own words to the shared ones."""
+    fallback = translator(language)
+
+    def t(key: str, **values: object) -> str:
+        for table in tables:
+            text = table.get(language, table["en"]).get(key) or table["en"].get(key)
+            if text is not None:
+                return text.format(**values) if values else text
+        return fallback(key, **values)
+
+    return t
+
+
+def request_language(request: Any) -> str:
+    """The workspace language the app renders `request` in."""
+    lang = request.app.state.templates.env.globals.get("lang", "en")
+    return lang if isinstance(lang, str) else "en"

@@ -24,6 +24,7 @@ from tocsin.notify.oncall import describe
 from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
+from tocsin.web.i18n import request_language
 from tocsin.web.routes.search import render
 
 __all__ = ["VIEWS", "WORDS", "alert_view", "change_alert", "on_call_now", "router"]
@@ -110,9 +111,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _language(request: Request) -> str:
-    lang = request.app.state.templates.env.globals.get("lang", "en")
-    return lang if isinstance(lang, str) else "en"
+_language = request_language
 
 
 @router.get("/alerts", response_class=HTMLResponse)

@@ -26,7 +26,7 @@ from tocsin.detect.crisis import LEVEL_NAMES
 from tocsin.store import Store
 from tocsin.web import overview_data as data
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import translator
+from tocsin.web.i18n import layered, request_language
 
 __all__ = ["AUTHOR_SAMPLE", "STORY_WINDOW", "WORDS", "page_translator", "router"]
 
@@ -213,22 +213,11 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 
 def page_translator(language: str) -> Callable[..., str]:
     """``t(key, **values)`` knowing these pages' words, then the app's (`tocsin.web.i18n`)."""
-    words = WORDS.get(language, WORDS["en"])
-    fallback = translator(language)
-
-    def t(key: str, **values: object) -> str:
-        text = words.get(key) or WORDS["en"].get(key)
-        if text is None:
-            return fallback(key, **values)
-        return text.format(**values) if values else text
-
-    return t
+    return layered(language, WORDS)
 
 
-def language_of_app(request: Request) -> str:
-    """The workspace language the app renders in."""
-    lang = request.app.state.templates.env.globals.get("lang", "en")
-    return lang if isinstance(lang, str) else "en"
+language_of_app = request_language
+"""The workspace language the app renders in."""
 
 
 def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:

@@ -38,7 +38,7 @@ from tocsin.query.evaluate import field_text_node, spans
 from tocsin.query.text import raw_words, tokenize
 from tocsin.store import Store
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import translator
+from tocsin.web.i18n import layered, request_language
 
 __all__ = [
     "DEMANDS",
@@ -150,22 +150,10 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 
 def page_translator(language: str, *extra: Mapping[str, Mapping[str, str]]) -> Callable[..., str]:
     """``t(key, **values)``: `extra` word tables first, then `WORDS`, then the app's."""
-    tables = [*extra, WORDS]
-    fallback = translator(language)
-
-    def t(key: str, **values: object) -> str:
-        for table in tables:
-            text = table.get(language, table["en"]).get(key) or table["en"].get(key)
-            if text is not None:
-                return text.format(**values) if values else text
-        return fallback(key, **values)
-
-    return t
+    return layered(language, *extra, WORDS)
 
 
-def _language(request: Request) -> str:
-    lang = request.app.state.templates.env.globals.get("lang", "en")
-    return lang if isinstance(lang, str) else "en"
+_language = request_language
 
 
 def safe_url(url: str | None) -> str:

@@ -10,9 +10,8 @@ message goes through the real outbox, so it proves the whole delivery path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,8 +20,10 @@ from tocsin.query import QueryError, parse
 from tocsin.store.alerts import NewDelivery
 from tocsin.web import audit
 from tocsin.web.auth import User, require
+from tocsin.web.i18n import layered
+from tocsin.web.i18n import request_language as language_of_app
 from tocsin.web.routes.alerts_page import on_call_now
-from tocsin.web.routes.overview import language_of_app, page_translator
+from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
 
 __all__ = ["PREVIEW_DAYS", "WORDS", "router"]
 
@@ -80,18 +81,8 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-def _translator(request: Request) -> Any:
-    language = language_of_app(request)
-    base = page_translator(language)
-    words = WORDS.get(language, WORDS["en"])
-
-    def t(key: str, **values: object) -> str:
-        text = words.get(key)
-        if text is None:
-            return base(key, **values)
-        return text.format(**values) if values else text
-
-    return t
+def _translator(request: Request) -> Callable[..., str]:
+    return layered(language_of_app(request), WORDS, OVERVIEW_WORDS)
 
 
 @router.get("/settings", response_class=HTMLResponse)

@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse
 
 from tocsin.store.stories import story_mentions, story_size
 from tocsin.web.auth import User, require
-from tocsin.web.routes.overview import language_of_app, page_translator
+from tocsin.web.i18n import layered
+from tocsin.web.i18n import request_language as language_of_app
+from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
 from tocsin.web.story_data import story_view
 
 __all__ = ["SHOWN", "WORDS", "router"]
@@ -60,15 +62,7 @@ async def story_page(request: Request, story_id: str, user: User = _VIEWER) -> H
         raise HTTPException(404, "no such story")
     found = await asyncio.to_thread(story_mentions, store, story_id, limit=2000)
     language = language_of_app(request)
-    base = page_translator(language)
-    words = WORDS.get(language, WORDS["en"])
-
-    def t(key: str, **values: object) -> str:
-        text = words.get(key)
-        if text is None:
-            return base(key, **values)
-        return text.format(**values) if values else text
-
+    t = layered(language, WORDS, OVERVIEW_WORDS)
     context = {
         "t": t,
         "story_id": story_id,
