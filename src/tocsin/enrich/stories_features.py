@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 
 from tocsin.mention import Mention
 from tocsin.normalise import canonical_url
@@ -343,6 +342,10 @@ def _article(url: str) -> str | None:
 @cache
 def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """datasketch's ``affine32`` permutation parameters ``(a, b)`` for `num_perm`, `seed`."""
+    # Imported here: datasketch pulls in scipy (about 0.45 s), which every tocsin command
+    # paid at start-up when the plugins were loaded, though only stories need it.
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=seed).permutations
     return a.astype(np.uint32), b.astype(np.uint32)
 
