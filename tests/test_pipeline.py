@@ -161,6 +161,7 @@ class EndlessSource(ListSource):
     """Yields one batch per poll forever, sleeping on the injected clock between polls."""
 
     async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        self.started_with.append(cursor)
         n = int(cursor) if cursor else 0
         while True:
             yield _batch(n, [f"Acme {n}"])
@@ -295,3 +296,49 @@ async def test_only_matched_mentions_are_completed_and_a_failure_keeps_them(
     kept = store.get("fake:1-0")
     assert kept is not None
     assert kept.author.handle == ""
+
+
+async def test_sources_replaced_while_running_stop_and_start_without_a_restart(
+    store: Store,
+) -> None:
+    clock = FakeClock(NOW)
+    stop = asyncio.Event()
+    old = EndlessSource("old", [], clock=clock)
+    kept = EndlessSource("kept", [], clock=clock)
+    added = ListSource("added", [_batch(0, ["Acme added"])], clock=clock)
+    pipeline = _pipeline(store, [old, kept], clock, forever=True)
+    watched = pipeline.sources
+    seen: list[str] = []
+
+    def on_batch(report: BatchReport) -> None:
+        seen.append(report.source)
+        if len(seen) == 4:
+            pipeline.replace_sources([kept, added])
+        if "added" in seen and seen.count("kept") > 10:
+            stop.set()
+
+    pipeline._on_batch = on_batch
+    await pipeline.run(stop)
+    assert watched is pipeline.sources == [kept, added]  # updated in place
+    cut = seen.index("added")
+    assert "old" not in seen[cut + 3 :]  # at most what was already queued
+    assert kept.started_with == [None]  # never restarted
+    assert store.get("fake:0-0") is not None
+    assert store.get_cursor("added") == "1"
+
+
+async def test_a_pipeline_run_forever_waits_for_stop_even_with_no_source(store: Store) -> None:
+    clock = FakeClock(NOW)
+    stop = asyncio.Event()
+    pipeline = _pipeline(store, [], clock, forever=True)
+    task = asyncio.create_task(pipeline.run(stop))
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    pipeline.replace_sources([ListSource("late", [_batch(0, ["Acme late"])], clock=clock)])
+    for _ in range(50):
+        if store.get_cursor("late") == "1":
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert store.get("fake:0-0") is not None

@@ -94,42 +94,62 @@ def test_watch_changes_lists_added_changed_and_removed_watches(tmp_path: Path) -
     assert changes["crisis"] is not None
 
 
-async def test_edited_watches_reach_the_running_pipeline(tmp_path: Path) -> None:
+async def test_edited_watches_and_sources_reach_the_running_pipeline(tmp_path: Path) -> None:
     from tocsin.pipeline import Pipeline
-    from tocsin.runtime import reload_watches
+    from tocsin.runtime import follow_settings, pipeline_listener
 
     init_workspace(tmp_path, organisation="Acme")
     settings = load_settings(tmp_path, env={})
     store = open_store(settings, tmp_path)
-    pipeline = Pipeline(store, [], matcher=build_matcher(settings), clock=FakeClock(NOW))
     config = tmp_path / "tocsin.toml"
+    seen: list[list[str]] = []
 
-    class EditingClock(FakeClock):
-        """Edits tocsin.toml during the first wait, breaks it during the second."""
+    async with httpx.AsyncClient() as client:
+        sources = build_sources(settings, client=client, clock=FakeClock(NOW))
+        pipeline = Pipeline(store, sources, matcher=build_matcher(settings), clock=FakeClock(NOW))
+        bbc = next(s for s in sources if s.key == "bbc-news")
 
-        async def sleep(self, seconds: float) -> None:
-            await super().sleep(seconds)
-            if len(self.sleeps) == 1:
-                text = config.read_text().replace(
-                    "query = 'Globex OR #globex'", "query = 'Initech'"
-                )
-                config.write_text(text)
-            elif len(self.sleeps) == 2:
-                assert pipeline.matcher.match(Document.from_text("Initech recrute")) == (
-                    "competitor",
-                )
-                config.write_text(
-                    config.read_text() + "\n[[watches]]\nname = 'bad'\nquery = '(('\n"
-                )
-            elif len(self.sleeps) == 3:
-                raise asyncio.CancelledError
+        class EditingClock(FakeClock):
+            """Edits tocsin.toml during the first wait, breaks it during the second."""
 
-    before = pipeline.matcher
-    with contextlib.suppress(asyncio.CancelledError):
-        await reload_watches(pipeline, tmp_path, EditingClock(NOW), every=5)
+            async def sleep(self, seconds: float) -> None:
+                await super().sleep(seconds)
+                if len(self.sleeps) == 1:
+                    text = config.read_text().replace(
+                        "query = 'Globex OR #globex'", "query = 'Initech'"
+                    )
+                    text = text.replace('name = "le-monde"', 'name = "le-monde"\nenabled = false')
+                    text = text.replace(
+                        "https://www.francetvinfo.fr/titres.rss",
+                        "https://www.francetvinfo.fr/monde.rss",
+                    )
+                    config.write_text(text)
+                elif len(self.sleeps) == 2:
+                    assert pipeline.matcher.match(Document.from_text("Initech recrute")) == (
+                        "competitor",
+                    )
+                    config.write_text(
+                        config.read_text() + "\n[[watches]]\nname = 'bad'\nquery = '(('\n"
+                    )
+                elif len(self.sleeps) == 3:
+                    raise asyncio.CancelledError
+
+        listeners = [
+            pipeline_listener(pipeline, settings, client=client, clock=FakeClock(NOW)),
+            lambda new: seen.append([w.name for w in new.watches]),
+        ]
+        before = pipeline.matcher
+        with contextlib.suppress(asyncio.CancelledError):
+            await follow_settings(tmp_path, EditingClock(NOW), listeners, every=5)
     assert pipeline.matcher is not before
     assert pipeline.matcher.match(Document.from_text("Initech recrute")) == ("competitor",)
     assert "bad" not in pipeline.matcher.names  # a broken file changes nothing
+    assert len(seen) == 1
+    keys = [s.key for s in pipeline.sources]
+    assert "le-monde" not in keys  # disabled: stopped
+    assert next(s for s in pipeline.sources if s.key == "bbc-news") is bbc  # untouched
+    franceinfo = next(s for s in pipeline.sources if s.key == "franceinfo")
+    assert str(franceinfo.options.url).endswith("/monde.rss")  # rebuilt with its new options
     store.close()
 
 

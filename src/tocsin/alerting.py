@@ -92,24 +92,30 @@ class Alerting:
         clock: Clock,
         deliverer: Deliverer | None = None,
     ) -> None:
-        self.settings = settings
         self.store = store
         self.alerts = store.alerts
         self.triage = TriageStore(store)
         self.clock = clock
-        self.rules = {r.name: r for r in settings.alerts if r.enabled}
-        self.escalations = {e.name: e for e in settings.escalations}
-        self.channels = {c.name: c for c in settings.channels}
         self.deliverer = deliverer or Deliverer(self.alerts, settings.channels, clock=clock)
         self.secret = signing_secret(settings.notify.signing_secret, workspace)
-        self.tz = settings.organisation.timezone
-        self.language = language_of(settings.notify.language, *settings.organisation.languages)
+        self.apply_settings(settings)
         self._batches: asyncio.Queue[Sequence[Mention]] = asyncio.Queue(maxsize=1000)
         self._volume: dict[str, SpikeDetector] = {}
         self._share: dict[str, ShareSpikeDetector] = {}
         self._crisis: dict[str, CrisisState] = {}
         self._last_event_id = 0
         self._last_digest: datetime | None = None
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use `settings` from now on: rules, escalations, channels, schedules, language (an
+        edited tocsin.toml, without a restart; the signing secret stays as it started)."""
+        self.settings = settings
+        self.rules = {r.name: r for r in settings.alerts if r.enabled}
+        self.escalations = {e.name: e for e in settings.escalations}
+        self.channels = {c.name: c for c in settings.channels}
+        self.deliverer.channels = dict(self.channels)
+        self.tz = settings.organisation.timezone
+        self.language = language_of(settings.notify.language, *settings.organisation.languages)
 
     # -- inputs ------------------------------------------------------------------------------
 

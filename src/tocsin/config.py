@@ -66,6 +66,7 @@ __all__ = [
     "Web",
     "known_env_vars",
     "load_settings",
+    "settings_from_text",
     "unknown_env_vars",
 ]
 
@@ -401,7 +402,18 @@ def load_settings(
     Raises `ConfigError` listing every problem at once.
     """
     file = Path(workspace) / CONFIG_FILE
-    text = _read(file)
+    return settings_from_text(_read(file), file, env=env, plugin_manager=plugin_manager)
+
+
+def settings_from_text(
+    text: str,
+    file: Path,
+    *,
+    env: Mapping[str, str] = os.environ,
+    plugin_manager: pluggy.PluginManager | None = None,
+) -> Settings:
+    """The settings that `text` would give as the contents of `file` (which is not read):
+    how `load_settings` checks a file, and how a change is checked before it is written."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -148,8 +148,10 @@ class Pipeline:
         backoff: Backoff | None = None,
         keep_unmatched: Callable[[Source], bool] | None = None,
         on_batch: Callable[[BatchReport], None] | None = None,
+        forever: bool = False,
     ) -> None:
         self.store = store
+        self.forever = forever  # run until stopped, even with no source left (tocsin run)
         self.sources = list(sources)
         self.matcher = matcher
         self.clock = clock
@@ -159,29 +161,33 @@ class Pipeline:
         self._keep_unmatched = keep_unmatched or (lambda source: False)
         self._on_batch = on_batch
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, queue_size))
+        self._stop: asyncio.Event | None = None
+        self._collectors: dict[str, asyncio.Task[None]] = {}
+        self._refreshers: list[asyncio.Task[None]] = []
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Collect and store until `stop` is set (then drain in-flight batches) or all end."""
-        stop = stop or asyncio.Event()
+        stop = self._stop = stop or asyncio.Event()
         await self._recall()
         writer = asyncio.create_task(self._write(), name="tocsin-writer")
-        collectors = [
-            asyncio.create_task(self._collect(source, stop), name=f"collect-{source.key}")
-            for source in self.sources
-        ]
-        refreshers = [
-            asyncio.create_task(self._refresh(source), name=f"refresh-{source.key}")
-            for source in self._refreshing_sources()
-        ]
+        for source in self.sources:
+            self._start(source)
+        self._restart_refreshers()
         stopper: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="tocsin-stop")
-        all_done: asyncio.Future[Any] = asyncio.gather(*collectors, return_exceptions=True)
         try:
-            await asyncio.wait({stopper, all_done}, return_when=asyncio.FIRST_COMPLETED)
+            # Sources may be replaced while this runs: wait on the collectors of the moment.
+            while not stopper.done():
+                pending = {t for t in self._collectors.values() if not t.done()}
+                if not pending and not self.forever:
+                    break
+                await asyncio.wait({stopper, *pending}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [*collectors, *refreshers]:
+            collectors = list(self._collectors.values())
+            for task in [*collectors, *self._refreshers]:
                 task.cancel()
-            await asyncio.gather(*refreshers, return_exceptions=True)
-            await asyncio.gather(all_done, return_exceptions=True)
+            await asyncio.gather(*self._refreshers, return_exceptions=True)
+            await asyncio.gather(*collectors, return_exceptions=True)
+            self._collectors.clear()
             stopper.cancel()
             await self._queue.put(_DONE)
             try:
@@ -197,6 +203,43 @@ class Pipeline:
                     await writer
         if writer.done() and not writer.cancelled() and writer.exception() is not None:
             raise writer.exception()  # type: ignore[misc]
+
+    def replace_sources(self, sources: Sequence[Source]) -> None:
+        """Collect from `sources` from now on (an edited tocsin.toml, without a restart).
+
+        A source kept as the same object goes on undisturbed; the collectors of the others
+        stop (batches already queued are still stored: cursors advance only after storing)
+        and new ones start from their stored cursor. `sources` is updated in place, so
+        whoever holds it (the health monitor) sees the change.
+        """
+        wanted = {id(s) for s in sources}
+        for source in self.sources:
+            if id(source) not in wanted:
+                task = self._collectors.pop(source.key, None)
+                if task is not None:
+                    task.cancel()
+        running = {id(s) for s in self.sources}
+        self.sources[:] = list(sources)
+        if self._stop is None:  # not running yet: run() starts them
+            return
+        for source in self.sources:
+            if id(source) not in running:
+                self._start(source)
+        self._restart_refreshers()
+
+    def _start(self, source: Source) -> None:
+        assert self._stop is not None
+        self._collectors[source.key] = asyncio.create_task(
+            self._collect(source, self._stop), name=f"collect-{source.key}"
+        )
+
+    def _restart_refreshers(self) -> None:
+        for task in self._refreshers:
+            task.cancel()
+        self._refreshers = [
+            asyncio.create_task(self._refresh(source), name=f"refresh-{source.key}")
+            for source in self._refreshing_sources()
+        ]
 
     async def _collect(self, source: Source, stop: asyncio.Event) -> None:
         """Stream one source into the queue, retrying with backoff when it fails."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,21 +25,24 @@ from tocsin.health import health_events
 from tocsin.pipeline import Pipeline
 from tocsin.plugins import plugin_manager, source_classes
 from tocsin.query import And, Matcher, Near, Node, Or, Phrase, Term, Wildcard, parse
-from tocsin.sources.base import Source
+from tocsin.sources.base import Source, SourceOptions
 from tocsin.store import Store
 
 __all__ = [
     "USER_AGENT",
+    "SettingsListener",
     "build_matcher",
     "build_sources",
     "enforce_retention",
     "enrichers",
+    "follow_settings",
     "http_client",
     "monitor_sources",
     "open_store",
+    "pipeline_listener",
     "query_terms",
-    "reload_watches",
     "run_until_signalled",
+    "source_changes",
     "watch_changes",
     "zero_config_sources",
 ]
@@ -127,10 +130,11 @@ async def monitor_sources(
 ) -> None:
     """Record a `source_down` event when a source stops delivering (and `source_up` when it
     is back), checking every `every` seconds; alerting notifies them."""
-    intervals = {s.key: getattr(s.options, "interval", None) for s in sources}
     kinds = (SOURCE_DOWN, SOURCE_UP)
     while True:
         await clock.sleep(every)
+        # read each time: the list changes when tocsin.toml's sources are edited
+        intervals = {s.key: getattr(s.options, "interval", None) for s in sources}
         now = clock.now()
         health = {h.source: h for h in await asyncio.to_thread(store.health, now=now)}
         last = {key: await asyncio.to_thread(store.last_event, key, kinds) for key in intervals}
@@ -212,14 +216,39 @@ def watch_changes(current: Matcher, settings: Settings) -> dict[str, Node | None
     return changes
 
 
-async def reload_watches(
-    pipeline: Pipeline, workspace: Path, clock: Clock, *, every: float = 5.0
-) -> None:
-    """Apply edits of the watches in tocsin.toml to the running pipeline, without a restart.
+def source_changes(
+    old: Settings, new: Settings, running: Sequence[Source]
+) -> tuple[list[Source], list[tuple[str, str, SourceOptions]]]:
+    """Which of the `running` sources (built from `old`) to keep as they are, and the
+    ``(type, name, options)`` of the enabled sources of `new` to build afresh."""
+    before = {name: (kind, options) for kind, name, options in old.source_configs()}
+    by_name = {source.key: source for source in running}
+    keep: list[Source] = []
+    build: list[tuple[str, str, SourceOptions]] = []
+    for kind, name, options in new.source_configs():
+        source = by_name.get(name)
+        if source is not None and before.get(name) == (kind, options):
+            keep.append(source)
+        else:
+            build.append((kind, name, options))
+    return keep, build
 
-    The file is checked every `every` seconds; a new matcher is compiled from the changes
-    (unchanged watches are reused) and swapped in one assignment. A file with mistakes is
-    reported and ignored: the watches in force stay until it is fixed.
+
+SettingsListener = Callable[[Settings], None]
+
+
+async def follow_settings(
+    workspace: Path,
+    clock: Clock,
+    listeners: Sequence[SettingsListener],
+    *,
+    every: float = 5.0,
+) -> None:
+    """Apply edits of tocsin.toml (by hand, or from the web Settings) without a restart.
+
+    The file is checked every `every` seconds; each listener gets the new settings (the
+    pipeline's watches and sources, alerting, the web app). A file with mistakes is reported
+    and ignored: what is in force stays until it is fixed.
     """
     path = workspace / "tocsin.toml"
     seen = path.stat().st_mtime_ns if path.exists() else 0
@@ -232,9 +261,45 @@ async def reload_watches(
         try:
             settings = await asyncio.to_thread(load_settings, workspace)
         except ConfigError as exc:
-            log.error("tocsin.toml changed but has mistakes; watches unchanged:\n%s", exc)
+            log.error("tocsin.toml changed but has mistakes; nothing applied:\n%s", exc)
             continue
-        changes = watch_changes(pipeline.matcher, settings)
+        for listener in listeners:
+            try:
+                listener(settings)
+            except Exception:
+                log.exception("applying the edited tocsin.toml failed in %r", listener)
+
+
+def pipeline_listener(
+    pipeline: Pipeline,
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient,
+    clock: Clock,
+    pm: pluggy.PluginManager | None = None,
+) -> SettingsListener:
+    """Give the running `pipeline` the watches and sources of each new settings: watches
+    recompiled only where changed, sources restarted only where their options changed."""
+    current = settings
+
+    def apply(new: Settings) -> None:
+        nonlocal current
+        changes = watch_changes(pipeline.matcher, new)
         if changes:
             pipeline.matcher = pipeline.matcher.with_watches(changes)
-            log.info("watches reloaded: %s", ", ".join(sorted(changes)))
+            log.info("watches applied: %s", ", ".join(sorted(changes)))
+        keep, build = source_changes(current, new, pipeline.sources)
+        if build or len(keep) != len(pipeline.sources):
+            classes = source_classes(pm)
+            built = [classes[k](n, o, client=client, clock=clock) for k, n, o in build]
+            stopped = len(pipeline.sources) - len(keep)
+            pipeline.replace_sources([*keep, *built])
+            log.info(
+                "sources applied: %d kept, %d (re)started, %d stopped",
+                len(keep),
+                len(built),
+                stopped,
+            )
+        current = new
+
+    return apply

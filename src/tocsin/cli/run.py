@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -28,18 +29,21 @@ from tocsin.cli.common import (
 )
 from tocsin.clock import SystemClock
 from tocsin.config import ConfigError, Settings
+from tocsin.configfile import ConfigFile
 from tocsin.pipeline import BatchReport, Pipeline
 from tocsin.query import Node, QueryError, parse
 from tocsin.redaction import redact_url
 from tocsin.runtime import (
+    SettingsListener,
     build_matcher,
     build_sources,
     enforce_retention,
     enrichers,
+    follow_settings,
     http_client,
     monitor_sources,
+    pipeline_listener,
     query_terms,
-    reload_watches,
     run_until_signalled,
     zero_config_sources,
 )
@@ -124,10 +128,21 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             queue_size=settings.run.queue_size,
             shutdown_timeout=settings.run.shutdown_timeout,
             on_batch=on_batch,
+            forever=True,
         )
         app = create_app(
-            settings, store, secret=alerting.secret, clock=clock, broadcaster=broadcaster
+            settings,
+            store,
+            secret=alerting.secret,
+            clock=clock,
+            broadcaster=broadcaster,
+            config=ConfigFile(workspace),
         )
+        listeners: list[SettingsListener] = [
+            pipeline_listener(pipeline, settings, client=client, clock=clock),
+            alerting.apply_settings,
+            partial(setattr, app.state, "settings"),
+        ]
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes (70-120 ms each on a large heap, the web pages' p95).
         gc.freeze()
@@ -135,8 +150,8 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
             asyncio.create_task(alerting.run(asyncio.Event())),
             asyncio.create_task(serve(app, settings.web.host, settings.web.port)),
             asyncio.create_task(enforce_retention(store, settings.retention, clock)),
-            asyncio.create_task(reload_watches(pipeline, workspace, clock)),
-            asyncio.create_task(monitor_sources(store, sources, clock)),
+            asyncio.create_task(follow_settings(workspace, clock, listeners)),
+            asyncio.create_task(monitor_sources(store, pipeline.sources, clock)),
         ]
         try:
             await run_until_signalled(pipeline)

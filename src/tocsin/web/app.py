@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from tocsin import __version__
 from tocsin.clock import Clock, SystemClock
 from tocsin.config import Settings
+from tocsin.configfile import ConfigFile
 from tocsin.notify.messages import language_of
 from tocsin.store import Store
 from tocsin.web.broadcast import Broadcaster
@@ -44,9 +45,12 @@ def create_app(
     secret: str,
     clock: Clock | None = None,
     broadcaster: Broadcaster | None = None,
+    config: ConfigFile | None = None,
 ) -> FastAPI:
     """The web app of a workspace: `secret` signs and checks action links; `broadcaster`
-    carries new mentions to the Live page (`tocsin run` publishes each stored batch)."""
+    carries new mentions to the Live page (`tocsin run` publishes each stored batch);
+    `config`, the workspace's tocsin.toml, lets the Settings pages save changes (without
+    it they only show the settings)."""
     from tocsin.web import sessions
     from tocsin.web.routes import (
         actions,
@@ -83,6 +87,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.templates = templates
     app.state.broadcaster = broadcaster or Broadcaster()
+    app.state.config = config
     sessions.install(app)  # sign-in, roles, CSRF, API tokens, the login and admin pages
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
