@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tocsin.clock import FakeClock
 from tocsin.config import Settings
+from tocsin.configfile import ConfigFile
 from tocsin.mention import Author, Mention, Metrics
 from tocsin.store import Store
 from tocsin.store.tables import audit_log, users
@@ -71,11 +72,14 @@ def _add_people(store: Store) -> dict[str, User]:
     return {r.email.split("@")[0]: User(int(r.id), r.email, r.name, r.role) for r in found}
 
 
-def make_env(store: Store) -> Env:
-    """An app on `store` with the search, inbox, alerts and API routers."""
+def make_env(
+    store: Store, *, settings: Settings | None = None, config: ConfigFile | None = None
+) -> Env:
+    """An app on `store` with the search, inbox, alerts and API routers (`config`: the
+    tocsin.toml the Settings pages may write)."""
     clock = FakeClock(T0)
-    settings = Settings.model_validate(SETTINGS)
-    app: FastAPI = create_app(settings, store, secret="test-secret", clock=clock)
+    settings = settings or Settings.model_validate(SETTINGS)
+    app: FastAPI = create_app(settings, store, secret="test-secret", clock=clock, config=config)
     paths = {getattr(r, "path", None) for r in auth.iter_routes(app)}
     for module in (search, inbox, alerts_page, api):
         if "/search" not in paths:  # until create_app includes them

@@ -60,6 +60,7 @@ def create_app(
         live,
         overview,
         search,
+        settings_entries,
         story,
     )
     from tocsin.web.routes import (
@@ -101,6 +102,7 @@ def create_app(
         return response
 
     app.include_router(actions.router)
-    for module in (overview, live, search, story, inbox, alerts_page, settings_page, api):
+    pages = (overview, live, search, story, inbox, alerts_page, settings_page, settings_entries)
+    for module in (*pages, api):
         app.include_router(module.router)
     return app

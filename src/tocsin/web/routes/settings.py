@@ -1,10 +1,10 @@
 """Settings (``GET /settings``, lead and above): the watches with a live preview of what a
-query matches among recent mentions before it is saved, the channels with a "send test"
-button, and the on-call schedules.
+query matches among recent mentions; for admins also the sources with their health, the
+channels with a "send test" button, the people and the on-call schedules.
 
-The configuration itself lives in ``tocsin.toml`` (reviewed, versioned, reloaded by
-`tocsin run` within seconds): this page shows it and lets a lead try a query first. A test
-message goes through the real outbox, so it proves the whole delivery path.
+The configuration lives in ``tocsin.toml``: the forms of `settings_entries` write it (the
+whole file checked first) and `tocsin run` applies it within seconds. A test message goes
+through the real outbox, so it proves the whole delivery path.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from tocsin.mention import Mention
 from tocsin.query import QueryError, parse
 from tocsin.store.alerts import NewDelivery
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.i18n import layered
 from tocsin.web.i18n import request_language as language_of_app
+from tocsin.web.overview_data import health_rows
 from tocsin.web.routes.alerts_page import on_call_now
 from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
 
-__all__ = ["PREVIEW_DAYS", "WORDS", "router"]
+__all__ = ["PREVIEW_DAYS", "WORDS", "router", "translator"]
 
 router = APIRouter()
 _LEAD = Depends(require("lead"))
@@ -40,8 +42,36 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "watch_query": "Query",
         "watch_tags": "Tags",
         "watch_off": "disabled",
-        "edit_hint": "Watches, sources and channels are set in tocsin.toml; tocsin run "
-        "applies edited watches within seconds.",
+        "edit_hint": "Changes are written to tocsin.toml (its comments kept, the whole file "
+        "checked first) and tocsin run applies them within seconds.",
+        "read_only": "This tocsin was started without a tocsin.toml it may write: change the "
+        "settings in the workspace's file.",
+        "kind_watches": "Watch",
+        "kind_sources": "Source",
+        "kind_channels": "Channel",
+        "kind_people": "Person",
+        "kind_oncall": "On-call schedule",
+        "new_entry": "New: {kind}",
+        "add": "Add",
+        "edit": "Edit",
+        "save": "Save",
+        "next": "Next",
+        "remove": "Remove {name}",
+        "entry_name": "Name",
+        "name_hint": "lower-case letters, digits, - and _; it cannot be changed later",
+        "not_saved": "Not saved; nothing was written:",
+        "saved": "{name} saved in tocsin.toml; tocsin run applies it within seconds.",
+        "removed": "{name} removed from tocsin.toml.",
+        "secret_kept": "{n} set, not shown: leave empty to keep, or write all of them again",
+        "no_choices": "none defined yet",
+        "source_type": "Source type",
+        "sources": "Sources",
+        "source_state": "Health",
+        "source_off": "off",
+        "people": "People",
+        "schedules": "On-call schedules",
+        "users_link": "Users and roles are on the Users page.",
+        "preview_js": "The preview follows the query as you type (JavaScript on).",
         "preview": "Try a query",
         "preview_button": "Preview",
         "preview_found": "{n} of the mentions of the last {days} days match (newest first):",
@@ -51,7 +81,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "send_test": "Send a test message",
         "test_sent": "A test message to {channel} is in the outbox; tocsin run sends it.",
         "oncall": "On call now",
-        "no_channels": "No channel: add [[channels]] to tocsin.toml.",
+        "no_channels": "No channel yet.",
         "test_title": "[tocsin] Test message",
         "test_body": "This is a test from the tocsin settings page, sent by {who}.",
     },
@@ -61,8 +91,37 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "watch_query": "Requête",
         "watch_tags": "Étiquettes",
         "watch_off": "désactivée",
-        "edit_hint": "Veilles, sources et canaux se règlent dans tocsin.toml ; tocsin run "
-        "applique les veilles modifiées en quelques secondes.",
+        "edit_hint": "Les changements sont écrits dans tocsin.toml (ses commentaires gardés, "
+        "tout le fichier vérifié avant) et tocsin run les applique en quelques secondes.",
+        "read_only": "Ce tocsin a démarré sans tocsin.toml qu'il puisse écrire : changez les "
+        "réglages dans le fichier de l'espace de travail.",
+        "kind_watches": "Veille",
+        "kind_sources": "Source",
+        "kind_channels": "Canal",
+        "kind_people": "Personne",
+        "kind_oncall": "Astreinte",
+        "new_entry": "Nouveau : {kind}",
+        "add": "Ajouter",
+        "edit": "Modifier",
+        "save": "Enregistrer",
+        "next": "Suivant",
+        "remove": "Supprimer {name}",
+        "entry_name": "Nom",
+        "name_hint": "minuscules, chiffres, - et _ ; il ne pourra plus changer",
+        "not_saved": "Non enregistré ; rien n'a été écrit :",
+        "saved": "{name} enregistré dans tocsin.toml ; tocsin run l'applique en quelques secondes.",
+        "removed": "{name} supprimé de tocsin.toml.",
+        "secret_kept": "{n} renseigné(s), masqué(s) : laissez vide pour garder, ou "
+        "réécrivez-les tous",
+        "no_choices": "aucun pour l'instant",
+        "source_type": "Type de source",
+        "sources": "Sources",
+        "source_state": "État",
+        "source_off": "désactivée",
+        "people": "Personnes",
+        "schedules": "Astreintes",
+        "users_link": "Les utilisateurs et leurs rôles sont sur la page Utilisateurs.",
+        "preview_js": "L'aperçu suit la requête pendant la saisie (JavaScript activé).",
         "preview": "Essayer une requête",
         "preview_button": "Aperçu",
         "preview_found": "{n} des mentions des {days} derniers jours correspondent "
@@ -74,55 +133,89 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "test_sent": "Un message de test vers {channel} est dans la file d'envoi ; "
         "tocsin run l'envoie.",
         "oncall": "D'astreinte maintenant",
-        "no_channels": "Aucun canal : ajoutez [[channels]] à tocsin.toml.",
+        "no_channels": "Aucun canal pour l'instant.",
         "test_title": "[tocsin] Message de test",
         "test_body": "Ceci est un test envoyé depuis les réglages de tocsin par {who}.",
     },
 }
 
 
-def _translator(request: Request) -> Callable[..., str]:
+def translator(request: Request) -> Callable[..., str]:
     return layered(language_of_app(request), WORDS, OVERVIEW_WORDS)
 
 
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(
-    request: Request, q: str = "", sent: str = "", user: User = _LEAD
+    request: Request,
+    q: str = "",
+    sent: str = "",
+    saved: str = "",
+    removed: str = "",
+    user: User = _LEAD,
 ) -> HTMLResponse:
     """The settings, and the preview of `q` when given (a bad query is shown with its
     caret, status 400)."""
     state = request.app.state
     settings, now = state.settings, state.clock.now()
-    error, found = "", []
-    if q.strip():
-        try:
-            node = parse(q)
-        except QueryError as exc:
-            error = str(exc)
-        else:
-            since = now - timedelta(days=PREVIEW_DAYS)
-            found = await asyncio.to_thread(
-                state.store.search, node, since=since, limit=PREVIEW_LIMIT
-            )
-    t = _translator(request)
+    error, found = await _preview(request, q)
+    is_admin = user.can("admin")
+    health = await asyncio.to_thread(state.store.health, now=now) if is_admin else []
+    intervals = {s.name: getattr(s.options, "interval", None) for s in settings.sources}
+    states = {row.source: row for row in health_rows(health, intervals, now=now)}
     context = {
-        "t": t,
+        "t": translator(request),
         "user": user,
         "watches": settings.watches,
-        "channels": settings.channels if user.can("admin") else [],
-        "is_admin": user.can("admin"),
+        "sources": [(s, states.get(s.name)) for s in settings.sources] if is_admin else [],
+        "channels": settings.channels if is_admin else [],
+        "people": settings.people if is_admin else [],
+        "schedules": settings.oncall if is_admin else [],
+        "is_admin": is_admin,
+        "writable": state.config is not None,
         "oncall": on_call_now(settings, now, language_of_app(request)),
         "q": q,
         "error": error,
         "found": found,
         "days": PREVIEW_DAYS,
         "sent": sent if sent in {c.name for c in settings.channels} else "",
+        "saved": saved[:64],
+        "removed": removed[:64],
     }
     response: HTMLResponse = state.templates.TemplateResponse(
         request, "settings.html", context, status_code=400 if error else 200
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/settings/preview", response_class=HTMLResponse, include_in_schema=False)
+async def preview(
+    request: Request, q: str = "", query: str = "", user: User = _LEAD
+) -> HTMLResponse:
+    """What a query (`q`, or the `query` field of the watch form) matches among the mentions
+    of the last days, as a fragment: the watch form updates it as the lead types."""
+    q = q or query
+    error, found = await _preview(request, q)
+    context = {"t": translator(request), "q": q, "error": error, "found": found}
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, "_preview.html", {**context, "days": PREVIEW_DAYS}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _preview(request: Request, q: str) -> tuple[str, list[Mention]]:
+    """(the parser's error, the newest matching mentions) for query `q`."""
+    if not q.strip():
+        return "", []
+    try:
+        node = parse(q)
+    except QueryError as exc:
+        return str(exc), []
+    state = request.app.state
+    since = state.clock.now() - timedelta(days=PREVIEW_DAYS)
+    found = await asyncio.to_thread(state.store.search, node, since=since, limit=PREVIEW_LIMIT)
+    return "", list(found)
 
 
 @router.post("/settings/channels/{name}/test")
@@ -132,7 +225,7 @@ async def send_test(request: Request, name: str, user: User = _ADMIN) -> Respons
     if name not in {c.name for c in state.settings.channels}:
         raise HTTPException(404, "no such channel")
     now = state.clock.now()
-    t = _translator(request)
+    t = translator(request)
     delivery = NewDelivery(
         channel=name,
         recipient=name,
