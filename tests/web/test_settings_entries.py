@@ -269,3 +269,33 @@ def test_without_a_file_to_write_the_pages_only_show(tmp_path: Path) -> None:
     )
     assert refused.status_code == 409
     store.close()
+
+
+def test_an_override_puts_someone_on_call_for_a_while(env: Env) -> None:
+    added = env.client.post(
+        "/settings/people",
+        data={"version": _version(env), "name": "bob", "channels": ["ops"]},
+        headers=env.as_("ada"),
+    )
+    assert added.status_code == 303
+    bad = env.client.post(
+        "/settings/oncall/comms",
+        data={"version": _version(env), "business": ["alice"], "overrides": "bob tonight"},
+        headers=env.as_("ada"),
+    )
+    assert bad.status_code == 400
+    assert "person start end" in unescape(bad.text)
+    sent = env.client.post(
+        "/settings/oncall/comms",
+        data={
+            "version": _version(env),
+            "business": ["alice"],
+            "overrides": "bob 2026-12-24T18:00 2026-12-26T09:00\n",
+        },
+        headers=env.as_("ada"),
+    )
+    assert sent.status_code == 303, unescape(sent.text)
+    [override] = load_settings(_config(env).workspace, env={}).oncall[0].overrides
+    assert (override.person, override.start.day, override.end.day) == ("bob", 24, 26)
+    form = env.client.get("/settings/oncall/comms/edit", headers=env.as_("ada"))
+    assert "bob 2026-12-24T18:00 2026-12-26T09:00" in form.text

@@ -25,7 +25,17 @@ from tocsin.redaction import is_secret_key
 __all__ = ["FIELD_KINDS", "SECTIONS", "Field", "Section", "form_values", "source_fields"]
 
 FieldKind = Literal[
-    "text", "query", "textarea", "lines", "bool", "int", "number", "secret", "choice", "choices"
+    "text",
+    "query",
+    "textarea",
+    "lines",
+    "bool",
+    "int",
+    "number",
+    "secret",
+    "choice",
+    "choices",
+    "overrides",
 ]
 FIELD_KINDS: tuple[str, ...] = typing.get_args(FieldKind)
 _SPLIT = re.compile(r"[\n,]+")
@@ -91,6 +101,12 @@ def _oncall_fields(settings: Settings, entry: Mapping[str, Any] | None) -> list[
         Field("rota_days", "int", hint="days each turn lasts (7)"),
         Field("handover", hint="time of the handover, e.g. 09:00"),
         Field("timezone", hint="IANA name, e.g. Europe/Paris; empty: the organisation's"),
+        Field(
+            "overrides",
+            "overrides",
+            hint="who covers for whom, one per line: person start end, "
+            "e.g. alice 2026-12-24T18:00 2026-12-26T09:00",
+        ),
     ]
 
 
@@ -183,6 +199,14 @@ def _parse(
             if field.kind == "secret" and not items:
                 continue  # keep what is set
             values[field.key] = items or None
+        elif field.kind == "overrides":
+            rows = [line.split() for line in "\n".join(given).splitlines() if line.strip()]
+            bad = [" ".join(row) for row in rows if len(row) != 3]
+            if bad:
+                errors[field.key] = f"write person start end on each line, not: {bad[0]!r}"
+            keys = ("person", "start", "end")
+            values[field.key] = [dict(zip(keys, row, strict=True)) for row in rows if len(row) == 3]
+            values[field.key] = values[field.key] or None
         elif field.kind in ("int", "number"):
             if not first:
                 values[field.key] = None
