@@ -172,3 +172,33 @@ def test_the_full_text_prefilter_does_the_narrowing(
     monkeypatch.setattr(search_module, "matches", counting)
     assert _ids(corpus.search('"service client"')) == ["fr1"]
     assert seen == ["https://www.lemonde.fr/a/1"]
+
+
+def test_a_common_query_is_read_newest_first_and_gives_the_same_answer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, a query with many full-text matches skips the prefilter for a while; the
+    answers are those of the prefiltered plan, also when the newest mentions do not match
+    (the walk stops after COMMON_WALK candidates and goes on with the prefilter)."""
+    older = [make_mention(f"a{i}", text=f"acme {i}", minutes=i) for i in range(120)]
+    newer = [make_mention(f"c{i}", text=f"just cats {i}", minutes=500 + i) for i in range(400)]
+    store.save_batch("rss", older + newer, now=T0)
+    expected = {q: _ids(store.search(q, limit=5)) for q in ("acme", "acme OR cats")}
+    seen: list[str] = []
+    real = search_module.matches
+
+    def counting(node: object, doc: Document) -> bool:
+        seen.append(doc.url)
+        return real(node, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_module, "matches", counting)
+    monkeypatch.setattr(search_module, "COMMON_MATCHES", 50)
+    monkeypatch.setattr(search_module, "COMMON_WALK", 100)
+    assert _ids(store.search("acme OR cats", limit=5)) == expected["acme OR cats"]
+    assert len(seen) == 5  # the newest are matches
+    seen.clear()
+    assert _ids(store.search("acme", limit=5)) == expected["acme"] == [
+        "a119", "a118", "a117", "a116", "a115"
+    ]  # fmt: skip
+    walked = 200 if store.engine.dialect.name == "sqlite" else 0  # one page, then give up
+    assert len(seen) == walked + 5  # ...and the prefilter found them

@@ -25,9 +25,13 @@ from tocsin.store import fts
 from tocsin.store.rows import row_mention
 from tocsin.store.tables import mention_watches, mentions
 
-__all__ = ["Filters", "field_conditions", "load_watches", "search"]
+__all__ = ["COMMON_MATCHES", "Filters", "field_conditions", "load_watches", "search"]
 
 _FIRST_PAGE = 200
+COMMON_MATCHES = 20_000
+"""From this many full-text matches on, SQLite reads newest first without the prefilter..."""
+COMMON_WALK = 5_000
+"""...for at most this many candidates, then with it."""
 _MAX_PAGE = 5000
 _TRUE = frozenset({"true", "yes", "1"})
 _ORDER = (mentions.c.published_at.desc(), mentions.c.pk.desc())
@@ -146,30 +150,50 @@ def field_conditions(node: Node | None) -> list[sa.ColumnElement[bool]]:
     return [condition for condition in found if condition is not None]
 
 
-def _prefilter(conn: sa.Connection, node: Node | None) -> list[sa.ColumnElement[bool]]:
-    """The full-text superset condition for `node`, or nothing."""
+def _fulltext(conn: sa.Connection, node: Node | None) -> tuple[list[sa.ColumnElement[bool]], bool]:
+    """The full-text superset condition for `node` (or nothing), and whether it is *common*.
+
+    On SQLite, a query that matches very many mentions (the brand's own name, in a store of
+    the brand's mentions) is better read newest first and checked row by row: the first page
+    is then mostly matches, while ``pk IN (every match)`` first collects them all (1.5 s on a
+    million mentions). A count of the full-text matches capped at `COMMON_MATCHES` (a few
+    milliseconds) tells which.
+    """
     if node is None:
-        return []
+        return [], False
     if conn.dialect.name == "sqlite":
         expression = fts.to_fts5(node)
         if expression is None:
-            return []
+            return [], False
         matching = sa.text("SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH :fts")
+        found = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT rowid FROM mentions_fts "
+                "WHERE mentions_fts MATCH :fts LIMIT :cap)"
+            ),
+            {"fts": expression, "cap": COMMON_MATCHES},
+        ).scalar_one()
         subquery = matching.bindparams(fts=expression).columns(sa.column("rowid", sa.Integer))
-        return [mentions.c.pk.in_(subquery)]
+        return [mentions.c.pk.in_(subquery)], found >= COMMON_MATCHES
     tsquery = fts.to_tsquery(node)
     if tsquery is None:
-        return []
+        return [], False
     vector: sa.ColumnElement[Any] = sa.literal_column("mentions.search_vector")
     query = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery)
-    return [vector.op("@@")(query)]
+    return [vector.op("@@")(query)], False
+
+
+_Position = tuple[datetime, int]
 
 
 def _pages(
-    conn: sa.Connection, conditions: Sequence[sa.ColumnElement[bool]], first: int
-) -> Iterator[list[Mention]]:
-    """Candidate mentions, newest first, a page at a time (pages grow up to _MAX_PAGE)."""
-    after: tuple[datetime, int] | None = None
+    conn: sa.Connection,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    first: int,
+    after: _Position | None = None,
+) -> Iterator[tuple[list[Mention], _Position]]:
+    """Candidate mentions, newest first, a page at a time (pages grow up to _MAX_PAGE), each
+    with the keyset position of its last row."""
     size = first
     while True:
         query = sa.select(mentions).where(*conditions).order_by(*_ORDER).limit(size)
@@ -185,31 +209,55 @@ def _pages(
         if not rows:
             return
         watches = load_watches(conn, [r.id for r in rows])
-        yield [row_mention(r._mapping, watches.get(r.id, ())) for r in rows]
+        after = (rows[-1].published_at, rows[-1].pk)
+        yield [row_mention(r._mapping, watches.get(r.id, ())) for r in rows], after
         if len(rows) < size:
             return
-        after = (rows[-1].published_at, rows[-1].pk)
         size = min(size * 2, _MAX_PAGE)
 
 
-def _take(pages: Iterable[list[Mention]], node: Node | None, limit: int) -> list[Mention]:
+def _take(
+    pages: Iterable[tuple[list[Mention], _Position]],
+    node: Node | None,
+    limit: int,
+    *,
+    budget: int | None = None,
+) -> tuple[list[Mention], _Position | None]:
+    """Up to `limit` matches of `node` from `pages`; with a `budget`, stop after reading that
+    many candidates and also give the position reached (None when the pages ran out)."""
     found: list[Mention] = []
-    for page in pages:
+    read = 0
+    for page, after in pages:
         for mention in page:
             if node is None or matches(node, Document.from_mention(mention)):
                 found.append(mention)
                 if len(found) >= limit:
-                    return found
-    return found
+                    return found, None
+        read += len(page)
+        if budget is not None and read >= budget:
+            return found, after
+    return found, None
 
 
 def search(
     conn: sa.Connection, query: str | Node | None, filters: Filters, limit: int
 ) -> list[Mention]:
-    """Up to `limit` mentions matching `query` and `filters`, newest published first."""
+    """Up to `limit` mentions matching `query` and `filters`, newest published first.
+
+    A common query is first read without its full-text prefilter (see `_fulltext`); if the
+    filters beside it make matches rare after all, the rest is read with the prefilter, so
+    neither plan can scan the whole store row by row.
+    """
     if limit <= 0:
         return []
     node = parse(query) if isinstance(query, str) else query
-    conditions = [*_filter_conditions(filters), *field_conditions(node), *_prefilter(conn, node)]
+    conditions = [*_filter_conditions(filters), *field_conditions(node)]
+    prefilter, common = _fulltext(conn, node)
     first = limit if node is None else max(limit, _FIRST_PAGE)
-    return _take(_pages(conn, conditions, first), node, limit)
+    if not common:
+        return _take(_pages(conn, [*conditions, *prefilter], first), node, limit)[0]
+    found, after = _take(_pages(conn, conditions, first), node, limit, budget=COMMON_WALK)
+    if after is None:
+        return found
+    rest = _pages(conn, [*conditions, *prefilter], first, after)
+    return found + _take(rest, node, limit - len(found))[0]
