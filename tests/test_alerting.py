@@ -159,6 +159,15 @@ async def test_a_critique_without_traction_is_watched_then_opened(
     assert (opened.id, opened.state) == (watched.id, "open")
     await alerting.deliverer.run_once()
     assert len(sent.to("team")) == 1
+    # The chain is timed from the opening, not from when the critique was first watched:
+    # the second step (10 minutes) is not due at once.
+    assert len(sent.to("carol-sms")) == 1
+    assert sent.to("alice-sms") == []
+    assert await alerting.escalate() == 0
+    clock.advance(9 * 60)
+    assert await alerting.escalate() == 0
+    clock.advance(60)
+    assert await alerting.escalate() == 1
 
 
 async def test_quiet_hours_hold_back_and_the_digest_tells(store: Store, tmp_path: Path) -> None:

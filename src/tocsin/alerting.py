@@ -32,7 +32,7 @@ from tocsin.detect.rules import SpikeSignal, StoryGrowth, alerts_for
 from tocsin.detect.spikes import ShareSpikeDetector, SpikeDetector
 from tocsin.events import SOURCE_DOWN, Event
 from tocsin.mention import Mention
-from tocsin.notify.escalation import delivery_key, plan, targets
+from tocsin.notify.escalation import chain_start, delivery_key, plan, targets
 from tocsin.notify.messages import MentionFacts, StoryFacts, digest, language_of, render
 from tocsin.notify.outbox import Deliverer
 from tocsin.notify.quiet import should_page
@@ -225,8 +225,8 @@ class Alerting:
             for ch in rule.channels
         ]
         escalation = self.escalations.get(rule.escalation or "")
-        if escalation is not None:
-            due = plan(escalation, alert.created_at, False, -1, now).due
+        if escalation is not None:  # the chain starts now: when the alert opens, not when a
+            due = plan(escalation, now, False, -1, now).due  # watched one was first seen
             out += self._step_deliveries(alert, escalation.steps, due, context, now)
         return out
 
@@ -261,7 +261,7 @@ class Alerting:
             return
         if not should_page(rule, alert.severity, now, self.tz):
             return
-        chain = plan(escalation, alert.created_at, False, -1, now)
+        chain = plan(escalation, now, False, -1, now)
         await asyncio.to_thread(
             self.alerts.set_escalation,
             alert.id,
@@ -279,7 +279,8 @@ class Alerting:
             escalation = self.escalations.get(due.escalation or "")
             if escalation is None or due.alert.id is None:
                 continue
-            chain = plan(escalation, due.alert.created_at, due.alert.state != "open", due.step, now)
+            start = chain_start(escalation, due.step, due.next_at, due.alert.created_at)
+            chain = plan(escalation, start, due.alert.state != "open", due.step, now)
             new = self._step_deliveries(due.alert, escalation.steps, chain.due, _Context(), now)
             if new:
                 queued += await asyncio.to_thread(self.alerts.enqueue, new, now=now)

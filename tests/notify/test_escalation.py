@@ -9,7 +9,14 @@ import pytest
 from tocsin.clock import FakeClock
 from tocsin.config import Settings
 from tocsin.confignotify import Escalation
-from tocsin.notify.escalation import EscalationPlan, Target, delivery_key, plan, targets
+from tocsin.notify.escalation import (
+    EscalationPlan,
+    Target,
+    chain_start,
+    delivery_key,
+    plan,
+    targets,
+)
 
 T0 = datetime(2026, 1, 13, 21, 0, tzinfo=UTC)  # a Tuesday, 22:00 in Paris: out of hours
 
@@ -188,3 +195,12 @@ def test_delivery_keys_are_stable_and_distinct() -> None:
     }
     assert key not in others
     assert len(others) == 6
+
+
+def test_a_running_chain_s_start_is_read_back_from_its_next_step() -> None:
+    steps = chain()
+    opened = T0 + timedelta(hours=5)  # watched since T0, opened five hours later
+    first = plan(steps, opened, False, -1, opened)
+    assert first.next_at is not None
+    assert chain_start(steps, first.step_done(-1), first.next_at, T0) == opened
+    assert chain_start(steps, len(steps.steps) - 1, opened, T0) == T0  # edited away: fallback

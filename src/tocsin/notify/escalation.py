@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tocsin.config import Settings
     from tocsin.confignotify import Escalation
 
-__all__ = ["EscalationPlan", "Target", "delivery_key", "plan", "targets"]
+__all__ = ["EscalationPlan", "Target", "chain_start", "delivery_key", "plan", "targets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def plan(
     step_done: int,
     now: datetime,
 ) -> EscalationPlan:
-    """Which steps of `escalation` are due at `now` for an alert created at `created_at`.
+    """Which steps of `escalation` are due at `now` for an alert opened at `created_at`.
 
     Due: every step whose index is above `step_done` (-1 when none was enqueued yet) and
     whose ``after_minutes`` have elapsed since `created_at`; so a notifier that was down
@@ -113,6 +113,18 @@ def plan(
             return EscalationPlan(tuple(due), at)
         due.append(index)
     return EscalationPlan(tuple(due), None)
+
+
+def chain_start(
+    escalation: Escalation, step_done: int, next_at: datetime, fallback: datetime
+) -> datetime:
+    """When a running chain started (its alert opened), from what is stored of it: the next
+    step is due `after_minutes` after the start. `fallback` (the alert's creation) when the
+    steps were edited since and the next one no longer exists."""
+    following = step_done + 1
+    if not 0 <= following < len(escalation.steps):
+        return fallback
+    return next_at - timedelta(minutes=escalation.steps[following].after_minutes)
 
 
 def delivery_key(alert_key: str, step_index: int, recipient: str | None, channel: str) -> str:
