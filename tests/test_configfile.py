@@ -30,7 +30,8 @@ def test_a_change_keeps_every_comment_and_untouched_line(config: ConfigFile) -> 
     original = config.path.read_text()
     draft = config.read()
     before = set_entry(draft.doc, "watches", "crisis", {"query": "Acme NEAR/3 panne"})
-    assert before is not None and "boycott" in before["query"]
+    assert before is not None
+    assert "boycott" in before["query"]
     config.save(draft)
     text = config.path.read_text()
     changed = [
@@ -47,7 +48,8 @@ def test_added_and_removed_tables_keep_the_comments_that_introduce_the_next_sect
     draft = config.read()
     assert set_entry(draft.doc, "watches", "globex2", {"query": "Globex", "tags": None}) is None
     removed = remove_entry(draft.doc, "watches", "competitor")
-    assert removed is not None and removed["query"] == "Globex OR #globex"
+    assert removed is not None
+    assert removed["query"] == "Globex OR #globex"
     config.save(draft)
     text = config.path.read_text()
     assert "# Sources: where to listen." in text
