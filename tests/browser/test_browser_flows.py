@@ -3,6 +3,11 @@ Overview's charts drawn, watch a mention arrive on Live (pause, resume), triage 
 Inbox and read the audit log as an admin, acknowledge alerts from the Alerts page and from a
 signed link, and see forms without their CSRF token refused.
 
+Triage, alerts and search forms are sent by htmx: the tests check that the page is updated
+in place (a marker put on ``window`` before the click survives it), that htmx sent the
+request (``HX-Request``), that no Content-Security-Policy violation was reported, and that
+the same forms still work in a browser without JavaScript.
+
 One server for the module (uvicorn in a thread over a SQLite store the tests fill); each
 test signs its people in through the login form, in their own browser contexts.
 """
@@ -70,6 +75,43 @@ def new_alert(server: LiveServer, key: str, title: str) -> int:
     stored, _ = server.store.alerts.save(alert, [], now=server.clock.now())
     assert stored.id is not None
     return stored.id
+
+
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+"""Records every CSP violation a page reports (added before any of the page's scripts)."""
+
+
+def watch_csp(page: Page) -> None:
+    """From now on, record the CSP violations of each document `page` loads."""
+    page.add_init_script(script=CSP_WATCH)
+
+
+def assert_no_csp_violation(browsing: Browsing, page: Page) -> None:
+    assert page.evaluate("() => window.__csp") == []
+    assert not [m for m in browsing.console if "Content Security Policy" in m], browsing.console
+
+
+def mark_document(page: Page) -> None:
+    """Put a marker on `page`'s window: a full page load loses it."""
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+
+def same_document(page: Page) -> bool:
+    return bool(page.evaluate("() => window.__sameDocument === true"))
+
+
+def no_javascript_page(browsing: Browsing) -> Page:
+    """A page in a fresh context with JavaScript off: what the forms do without htmx."""
+    context = browsing.browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}, locale="en-GB"
+    )
+    browsing.contexts.append(context)  # closed with the others
+    return context.new_page()
 
 
 def audit_rows(page: Page, server: LiveServer, subject: str) -> list[list[str]]:
@@ -175,27 +217,50 @@ def test_triage_a_mention_in_the_inbox_and_the_admin_sees_the_audit(
     subject = f"mention:{arrived.id}"
 
     rita = browsing.page()
+    watch_csp(rita)
     sign_in(rita, server, "rita", "/inbox")
     row = rita.locator("li.triage-item", has_text="acme charged me twice")
     expect(row).to_be_visible()
     expect(row.locator(".state")).to_have_text("New")
     expect(row).to_contain_text("urgency +18.0")  # why this priority
     browsing.shot(rita, "inbox")
+
+    # In the list: the entry's own state form, sent by htmx, updates the entry in place.
+    mark_document(rita)
+    row.get_by_label("Set state").select_option("watching")
+    with rita.expect_response(lambda r: r.url.endswith("/inbox/state")) as answer:
+        row.get_by_role("button", name="Apply").click()
+    assert answer.value.status == 200  # a fragment, not a redirect
+    assert answer.value.request.headers.get("hx-request") == "true"
+    expect(row.locator(".state")).to_have_text("Watching")
+    expect(row).to_have_class(re.compile(r"\bstate-watching\b"))
+    watching = rita.locator("#triage-views a", has_text="Watching").locator(".count")
+    expect(watching).not_to_have_text("0")  # the views' counts came with it
+    assert same_document(rita), "the inbox was reloaded"
+    assert rita.url == f"{server.url}/inbox"
+    browsing.shot(rita, "entry set to watching")
+
     row.get_by_role("link", name="More →").click()
     expect(rita).to_have_url(f"{server.url}/inbox/item?{urlencode({'subject': subject})}")
 
+    # On the item's page: take it, then set its state, each updating the panel in place.
+    mark_document(rita)
     rita.get_by_role("button", name="Take it").click()
     expect(rita.locator(".notice")).to_have_text("You are handling this item.")
     expect(rita.locator(".lock-mine")).to_contain_text("You are handling this item until")
+    expect(rita.locator(".lock-keeper")).to_have_attribute("hx-trigger", "every 150s")
     browsing.shot(rita, "item taken")
     state_form = rita.locator('form[action="/inbox/state"]')
     state_form.get_by_label("Set state").select_option("to_respond")
     state_form.get_by_role("button", name="Apply").click()
     expect(rita.locator(".triage-meta .state")).to_have_text("To respond")
+    expect(rita.locator(".notice")).to_have_count(0)
+    assert same_document(rita), "the item page was reloaded"
     browsing.shot(rita, "state set to respond")
     item = TriageStore(server.store).get(subject)
     assert item is not None
     assert item.state == "to_respond"
+    assert_no_csp_violation(browsing, rita)
 
     ada = browsing.page()
     sign_in(ada, server, "ada", f"/inbox/item?{urlencode({'subject': subject})}")
@@ -207,27 +272,103 @@ def test_triage_a_mention_in_the_inbox_and_the_admin_sees_the_audit(
     assert [(r[1], r[2], r[3]) for r in rows] == [
         ("rita@example.org", "triage.state", f"triage:{subject}"),
         ("rita@example.org", "triage.take", f"triage:{subject}"),
+        ("rita@example.org", "triage.state", f"triage:{subject}"),
     ]
-    assert "'state': 'new'" in rows[0][4] or '"state": "new"' in rows[0][4]
+    assert "watching" in rows[0][4]
     assert "to_respond" in rows[0][5]
+    assert "'state': 'new'" in rows[2][4] or '"state": "new"' in rows[2][4]
     assert rows[0][6] == "127.0.0.1"
     browsing.shot(ada, "audit log")
+
+
+def test_a_locked_item_is_refused_in_place_and_can_be_taken_over(
+    server: LiveServer, browsing: Browsing
+) -> None:
+    arrived = mention("lock-1", "acme refund never arrived", minutes_ago=0)
+    server.deliver(arrived)
+    subject = f"mention:{arrived.id}"
+    item_url = f"{server.url}/inbox/item?{urlencode({'subject': subject})}"
+    ada = browsing.page()
+    watch_csp(ada)
+    sign_in(ada, server, "ada", "/inbox")  # the list, before Rita takes the item
+    rita = browsing.page()
+    sign_in(rita, server, "rita", f"/inbox/item?{urlencode({'subject': subject})}")
+    rita.get_by_role("button", name="Take it").click()
+    expect(rita.locator(".lock-mine")).to_be_visible()
+
+    row = ada.locator("li.triage-item", has_text="acme refund never arrived")
+    mark_document(ada)
+    row.get_by_label("Set state").select_option("ignored")
+    with ada.expect_response(lambda r: r.url.endswith("/inbox/state")) as answer:
+        row.get_by_role("button", name="Apply").click()
+    assert answer.value.status == 409
+    expect(row.locator(".notice")).to_contain_text("Someone else is handling this item")
+    expect(row.locator(".lock-other")).to_contain_text("Being handled by Rita")
+    expect(row.get_by_label("Set state")).to_have_count(0)
+    browsing.shot(ada, "refused in the list")
+    ada.goto(item_url)
+    mark_document(ada)
+    ada.get_by_role("button", name="Take over from Rita").click()
+    expect(ada.locator(".lock-mine")).to_contain_text("You are handling this item until")
+    assert same_document(ada)
+    assert_no_csp_violation(browsing, ada)
+    item = TriageStore(server.store).get(subject)
+    assert item is not None
+    assert (item.state, item.locked_by) == ("new", server.people["ada"].id)
+
+
+def test_a_bulk_action_updates_the_list_in_place(server: LiveServer, browsing: Browsing) -> None:
+    texts = ("acme bulk one: refund refused", "acme bulk two: refund refused again")
+    arrived = [mention(f"bulk-{i}", text, minutes_ago=0) for i, text in enumerate(texts)]
+    server.deliver(*arrived)
+    ada = browsing.page()
+    watch_csp(ada)
+    sign_in(ada, server, "ada", "/inbox")
+    rows = [ada.locator("li.triage-item", has_text=text) for text in texts]
+    for row in rows:
+        row.get_by_role("checkbox").check()
+    mark_document(ada)
+    bulk = ada.locator("#bulk")
+    bulk.get_by_label("Assign").select_option(label="Rita")
+    with ada.expect_response(lambda r: r.url.endswith("/inbox/bulk")) as answer:
+        bulk.get_by_role("button", name="Apply").nth(1).click()  # the assign one
+    assert answer.value.status == 200
+    expect(ada.locator("#triage-list .notice")).to_have_text("2 item(s) changed.")
+    for row in rows:
+        expect(row).to_contain_text("Assignee: Rita")
+        expect(row.get_by_role("checkbox")).not_to_be_checked()  # a fresh list
+    assert same_document(ada), "the inbox was reloaded"
+    assert_no_csp_violation(browsing, ada)
+    browsing.shot(ada, "bulk assigned")
+    rita = server.people["rita"].id
+    for m in arrived:
+        item = TriageStore(server.store).get(f"mention:{m.id}")
+        assert item is not None
+        assert item.assignee_id == rita
 
 
 def test_acknowledge_an_alert_from_the_alerts_page(server: LiveServer, browsing: Browsing) -> None:
     alert_id = new_alert(server, "page-ack", "Negative mention on acme (52k reach)")
     rita = browsing.page()
+    watch_csp(rita)
     sign_in(rita, server, "rita", "/alerts")
     card = rita.locator(f'article.alert[data-id="{alert_id}"]')
     expect(card.locator(".alert-state")).to_have_text("open")
     expect(rita.locator(".oncall")).to_contain_text("comms")
     browsing.shot(rita, "alerts")
-    card.get_by_role("button", name="Acknowledge").click()
-    expect(rita).to_have_url(f"{server.url}/alerts/{alert_id}?done=ack")
-    expect(rita.locator(".notice")).to_have_text("Alert acknowledged.")
-    expect(rita.locator(".alert-state")).to_have_text("acknowledged")
-    expect(rita.locator("article.alert")).to_contain_text("acknowledged by Rita")
-    expect(rita.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    mark_document(rita)
+    with rita.expect_response(lambda r: r.url.endswith(f"/alerts/{alert_id}/ack")) as answer:
+        card.get_by_role("button", name="Acknowledge").click()
+    assert answer.value.status == 200
+    assert answer.value.request.headers.get("hx-request") == "true"
+    expect(card.locator(".alert-state")).to_have_text("acknowledged")
+    expect(card.locator(".notice")).to_have_text("Alert acknowledged.")
+    expect(card).to_contain_text("acknowledged by Rita")
+    expect(card.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    expect(card.get_by_role("button", name="Resolve")).to_be_visible()
+    assert rita.url == f"{server.url}/alerts"  # still the list, not reloaded
+    assert same_document(rita), "the alerts page was reloaded"
+    assert_no_csp_violation(browsing, rita)
     browsing.shot(rita, "acknowledged")
     stored = server.store.alerts.get(alert_id)
     assert stored is not None
@@ -239,6 +380,40 @@ def test_acknowledge_an_alert_from_the_alerts_page(server: LiveServer, browsing:
     assert [(r[1], r[2]) for r in rows] == [("rita@example.org", "alert.ack")]
     assert "acknowledged" in rows[0][5]
     browsing.shot(ada, "audit log")
+
+
+def test_the_forms_work_without_javascript(server: LiveServer, browsing: Browsing) -> None:
+    arrived = mention("nojs-1", "acme app crashes at checkout", minutes_ago=0)
+    server.deliver(arrived)
+    subject = f"mention:{arrived.id}"
+    alert_id = new_alert(server, "nojs-alert", "Negative mention on acme")
+    page = no_javascript_page(browsing)
+    sign_in(page, server, "rita", f"/inbox/item?{urlencode({'subject': subject})}")
+    page.get_by_role("button", name="Take it").click()  # a plain POST, then 303
+    expect(page).to_have_url(re.compile(r"/inbox/item\?subject=.*&notice=taken$"))
+    expect(page.locator(".notice")).to_have_text("You are handling this item.")
+    state_form = page.locator('form[action="/inbox/state"]')
+    state_form.get_by_label("Set state").select_option("escalated")
+    state_form.get_by_role("button", name="Apply").click()
+    expect(page.locator(".triage-meta .state")).to_have_text("Escalated")
+    page.goto(f"{server.url}/inbox?view=escalated")
+    row = page.locator("li.triage-item", has_text="acme app crashes at checkout")
+    row.get_by_label("Set state").select_option("responded")
+    row.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(f"{server.url}/inbox?view=escalated")  # back to the list
+    expect(row).to_have_count(0)  # responded: no longer in this view
+    page.goto(f"{server.url}/alerts")
+    card = page.locator(f'article.alert[data-id="{alert_id}"]')
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(page).to_have_url(f"{server.url}/alerts/{alert_id}?done=ack")
+    expect(page.locator(".notice")).to_have_text("Alert acknowledged.")
+    browsing.shot(page, "acknowledged without javascript")
+    item = TriageStore(server.store).get(subject)
+    assert item is not None
+    assert item.state == "responded"
+    stored = server.store.alerts.get(alert_id)
+    assert stored is not None
+    assert stored.state == "acknowledged"
 
 
 def _link(server: LiveServer, alert_id: int) -> str:
@@ -290,30 +465,41 @@ def test_forms_without_their_csrf_token_are_refused(server: LiveServer, browsing
     subject = f"mention:{arrived.id}"
     alert_id = new_alert(server, "csrf-alert", "Negative mention on acme")
     rita = browsing.page()
+    watch_csp(rita)
     sign_in(rita, server, "rita", f"/inbox/item?{urlencode({'subject': subject})}")
 
-    # The state form, its hidden csrf field removed (as a forged form would lack it).
+    # The state form without its token: the hidden csrf field removed, and the header htmx
+    # adds (hx-headers on <body>) too, as a forged request would lack both.
     state_form = rita.locator('form[action="/inbox/state"]')
     state_form.locator('input[name="csrf"]').evaluate("(el) => el.remove()")
+    rita.locator("body").evaluate("(el) => el.removeAttribute('hx-headers')")
     state_form.get_by_label("Set state").select_option("ignored")
     with rita.expect_response(
         lambda r: r.url.endswith("/inbox/state") and r.request.method == "POST"
     ) as answer:
         state_form.get_by_role("button", name="Apply").click()
     assert answer.value.status == 403
-    expect(rita.locator("body")).to_contain_text("its CSRF token is missing or wrong")
+    assert "x-csrf-token" not in answer.value.request.headers
+    error = rita.locator(".request-error")
+    expect(error).to_contain_text("its CSRF token is missing or wrong")  # said in place
+    expect(error).to_have_attribute("role", "alert")
+    expect(rita.locator(".triage-meta .state")).to_have_text("New")
     browsing.shot(rita, "state form refused")
     item = TriageStore(server.store).get(subject)
     assert item is not None
     assert item.state == "new"
 
-    # The alert's acknowledge form with a wrong token.
+    # The alert's acknowledge form with a wrong token, in the field and in the header.
     rita.goto(f"{server.url}/alerts/{alert_id}")
     ack = rita.locator(f'form[action="/alerts/{alert_id}/ack"]')
     ack.locator('input[name="csrf"]').evaluate("(el) => { el.value = 'forged'; }")
+    rita.locator("body").evaluate(
+        """(el) => el.setAttribute('hx-headers', '{"X-CSRF-Token": "forged"}')"""
+    )
     with rita.expect_response(lambda r: r.url.endswith("/ack")) as answer:
         ack.get_by_role("button", name="Acknowledge").click()
     assert answer.value.status == 403
+    expect(rita.locator(".request-error")).to_contain_text("CSRF")
     browsing.shot(rita, "ack form refused")
     stored = server.store.alerts.get(alert_id)
     assert stored is not None
@@ -340,7 +526,40 @@ def test_forms_without_their_csrf_token_are_refused(server: LiveServer, browsing
     state_form.get_by_label("Set state").select_option("ignored")
     state_form.get_by_role("button", name="Apply").click()
     expect(rita.locator(".triage-meta .state")).to_have_text("Ignored")
+    expect(rita.locator(".request-error")).to_have_count(0)
+    assert_no_csp_violation(browsing, rita)
     browsing.shot(rita, "with the token")
+
+
+def test_search_filters_update_the_results_in_place(server: LiveServer, browsing: Browsing) -> None:
+    page = browsing.page()
+    watch_csp(page)
+    sign_in(page, server, "vera", "/search?" + urlencode({"q": "past"}))
+    results = page.locator("#results article.result")
+    expect(results.first).to_be_visible()
+    tags = page.locator("#results article.result .tag")
+    expect(tags.filter(has_text="globex").first).to_be_visible()
+    mark_document(page)
+    page.get_by_label("Watch").select_option("acme")  # a change: no button pressed
+    expect(page).to_have_url(f"{server.url}/search?q=past&watch=acme")  # shareable
+    expect(tags.filter(has_text="globex")).to_have_count(0)
+    expect(tags.filter(has_text="acme").first).to_be_visible()
+    expect(page.get_by_role("link", name="Export CSV")).to_have_attribute(
+        "href", "/search.csv?q=past&watch=acme"
+    )
+    assert same_document(page), "the search page was reloaded"
+    browsing.shot(page, "filtered in place")
+    query = page.get_by_label("Query")
+    query.fill('past AND "unclosed')
+    query.press("Enter")  # submits (a change too: htmx keeps the last request only)
+    expect(page.get_by_role("alert")).to_contain_text("This query cannot be used")
+    expect(results).to_have_count(0)
+    assert same_document(page)
+    page.go_back()  # to the acme results: the page is loaded again, whole
+    expect(page).to_have_url(f"{server.url}/search?q=past&watch=acme")
+    expect(tags.filter(has_text="acme").first).to_be_visible()
+    expect(page.get_by_label("Watch")).to_have_value("acme")
+    assert_no_csp_violation(browsing, page)
 
 
 def test_search_highlights_matches_and_screenshots_are_kept(

@@ -144,8 +144,7 @@ def test_locks_between_two_people(env: Env) -> None:
     assert taken.status_code == 303
     page = env.client.get(f"/inbox/item?subject={subject}", headers=env.as_("rita"))
     assert "You are handling this item until 12:10 UTC." in page.text
-    assert 'src="/static/inbox.js"' in page.text
-    assert 'data-refresh-seconds="150"' in page.text
+    assert 'hx-post="/inbox/refresh" hx-trigger="every 150s"' in page.text  # kept while open
     # rob sees who has it, and cannot act
     listing = env.client.get("/inbox", headers=env.as_("rob"))
     assert "Being handled by Rita (until 12:10 UTC)." in listing.text

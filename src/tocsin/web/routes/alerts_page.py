@@ -4,8 +4,11 @@ is on call now.
 Viewers read; responders acknowledge (``POST /alerts/{id}/ack``) and resolve (``POST
 /alerts/{id}/resolve``) through forms carrying the session's ``csrf`` field. Each change is
 written to the audit log (``alert.ack`` / ``alert.resolve``, subject ``alert:<id>``) with the
-state before and after. Who is on call comes from each ``[[oncall]]`` schedule
-(`tocsin.notify.oncall.describe`), in the workspace language and the schedule's time zone.
+state before and after. Without JavaScript the form is redirected (303) to the alert's page;
+with htmx (``HX-Request``) the answer is the alert's card as it is now, put in place of the
+one clicked (form field ``card``: ``full`` on the alert's page, else ``brief``). Who is on
+call comes from each ``[[oncall]]`` schedule (`tocsin.notify.oncall.describe`), in the
+workspace language and the schedule's time zone.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from tocsin.notify.oncall import describe
 from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
+from tocsin.web.csrf import read_form
 from tocsin.web.i18n import request_language
-from tocsin.web.routes.search import render
+from tocsin.web.routes.search import render, wants_fragment
 
 __all__ = ["VIEWS", "WORDS", "alert_view", "change_alert", "on_call_now", "router"]
 
@@ -184,9 +188,19 @@ def change_alert(
 
 
 async def _act(request: Request, user: User, alert_id: int, action: str) -> Response:
+    fragment = wants_fragment(request)
+    fields = await read_form(request) if fragment else {}
     changed = await asyncio.to_thread(change_alert, request, user, alert_id, action)
     if changed is None:
         raise HTTPException(404, f"there is no alert #{alert_id}")
+    if fragment:  # the card as it is now
+        context = {
+            "a": changed[1],
+            "full": fields.get("card") == "full",
+            "can_act": user.can("responder"),
+            "card_notice": f"done_{action}_page",
+        }
+        return render(request, "_triage_alert.html", context, words=WORDS)
     return RedirectResponse(f"/alerts/{alert_id}?done={action}", status_code=303)
 
 

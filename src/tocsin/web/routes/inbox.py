@@ -8,7 +8,12 @@ field, and every change is written to the audit log in the change's own transact
   ``assign``; items someone else is handling are skipped and counted;
 - ``POST /inbox/take``: take the item's edit lock for `LOCK_TTL` (``take_over=1`` to take
   it from someone else, audited as ``triage.take_over``); ``/inbox/refresh`` extends it
-  while the item page is open (``static/inbox.js``); ``/inbox/release`` lets it go.
+  while the item page is open (htmx polls it); ``/inbox/release`` lets it go.
+
+Without JavaScript each form posts and is redirected (303) to the page to show. With htmx
+(``HX-Request``) the answer is the changed part only: the item's list entry (form field
+``part=entry``, with the views' counts out of band) or its panel on the item page, the
+list after a bulk action; 409 answers carry ``HX-Reswap`` so that htmx shows them too.
 
 While someone holds an item's lock, others see "being handled by X" and cannot act on it
 unless they take it over. Every read is bounded: one index-backed query per state with a
@@ -22,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -44,7 +49,7 @@ from tocsin.triage import DEFAULT_TARGETS, overdue, time_left
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import form_fields
-from tocsin.web.routes.search import render
+from tocsin.web.routes.search import render, wants_fragment
 
 __all__ = ["PAGE_SIZE", "VIEWS", "WORDS", "InboxRow", "audit_hook", "load_rows", "router"]
 
@@ -237,6 +242,28 @@ def _page_data(
     }
 
 
+async def _list_context(
+    request: Request, user: User, view: str, after: str | None, notice: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """What the list of one view shows (the whole page, or the list after a bulk action)."""
+    if view not in VIEWS:
+        view = "active"
+    now = _now(request)
+    data = await asyncio.to_thread(
+        _page_data, request.app.state.store, view, user, parse_after(after), now
+    )
+    return {
+        "view": view,
+        "views": VIEWS,
+        "states": TRIAGE_STATES,
+        "now": now,
+        "notice": notice,
+        "can_act": user.can("responder"),
+        "me": user,
+        **data,
+    }
+
+
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox(
     request: Request,
@@ -248,23 +275,8 @@ async def inbox(
     user: User = _VIEWER,
 ) -> HTMLResponse:
     """The inbox: one view (to handle, mine, or a state), a page of items."""
-    if view not in VIEWS:
-        view = "active"
-    now = _now(request)
-    data = await asyncio.to_thread(
-        _page_data, request.app.state.store, view, user, parse_after(after), now
-    )
-    context = {
-        "view": view,
-        "views": VIEWS,
-        "states": TRIAGE_STATES,
-        "now": now,
-        "notice": _notice(notice, n, m),
-        "can_act": user.can("responder"),
-        "me": user,
-        "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        **data,
-    }
+    context = await _list_context(request, user, view, after, _notice(notice, n, m))
+    context["back"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "inbox.html", context, words=WORDS)
 
 
@@ -279,6 +291,26 @@ def _notice(code: str | None, n: int, m: int) -> list[tuple[str, int]]:
     return []
 
 
+async def _item_context(
+    request: Request, user: User, item: TriageItem, notice: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """What the item page's panel shows about `item`."""
+    now = _now(request)
+    (row,) = await asyncio.to_thread(load_rows, request.app.state.store, [item], now)
+    can_act = user.can("responder")
+    people = await asyncio.to_thread(_triage(request).assignable) if can_act else []
+    return {
+        "row": row,
+        "me": user,
+        "now": now,
+        "states": TRIAGE_STATES,
+        "people": people,
+        "can_act": can_act,
+        "notice": notice,
+        "refresh_seconds": int(LOCK_TTL.total_seconds() // 4),
+    }
+
+
 @router.get("/inbox/item", response_class=HTMLResponse)
 async def item_page(
     request: Request,
@@ -287,23 +319,10 @@ async def item_page(
     user: User = _VIEWER,
 ) -> HTMLResponse:
     """One item: its mention or story, why its priority, its lock, and what can be done."""
-    store = request.app.state.store
-    now = _now(request)
     item = await asyncio.to_thread(_triage(request).get, subject)
     if item is None:
         return render(request, "inbox_item.html", {"row": None}, words=WORDS, status=404)
-    (row,) = await asyncio.to_thread(load_rows, store, [item], now)
-    people = await asyncio.to_thread(_triage(request).assignable) if user.can("responder") else []
-    context = {
-        "row": row,
-        "me": user,
-        "now": now,
-        "states": TRIAGE_STATES,
-        "people": people,
-        "can_act": user.can("responder"),
-        "notice": _notice(notice, 0, 0),
-        "refresh_seconds": int(LOCK_TTL.total_seconds() // 4),
-    }
+    context = await _item_context(request, user, item, _notice(notice, 0, 0))
     return render(request, "inbox_item.html", context, words=WORDS)
 
 
@@ -372,21 +391,73 @@ async def _act(
     raise HTTPException(400, f"action {action!r} is not state or assign")
 
 
-async def _refused(request: Request, item: TriageItem, user: User) -> HTMLResponse:
+def _view_of(path: str) -> tuple[str, str | None]:
+    """The view and page (``after``) of an inbox address."""
+    query = parse_qs(urlsplit(path).query)
+    view = (query.get("view") or ["active"])[-1]
+    after = query["after"][-1] if query.get("after") else None
+    return (view if view in VIEWS else "active"), after
+
+
+async def _fragment(
+    request: Request,
+    user: User,
+    item: TriageItem,
+    fields: Mapping[str, list[str]],
+    notice: list[tuple[str, int]],
+    status: int = 200,
+) -> HTMLResponse:
+    """`item` as it is now, for htmx: its list entry (``part=entry``; the views' counts go
+    with it, out of band) or its panel on the item page."""
+    if _one(fields, "part") == "entry":
+        back = _safe_next(_one(fields, "next"), "/inbox")
+        now, triage = _now(request), _triage(request)
+        (row,) = await asyncio.to_thread(load_rows, request.app.state.store, [item], now)
+        context: dict[str, Any] = {
+            "part": "_triage_entry.html",
+            "row": row,
+            "me": user,
+            "states": TRIAGE_STATES,
+            "can_act": user.can("responder"),
+            "back": back,
+            "entry_notice": notice,
+            "views": VIEWS,
+            "view": _view_of(back)[0],
+            "counts": await asyncio.to_thread(triage.counts),
+            "oob": True,
+        }
+    else:
+        context = await _item_context(request, user, item, notice)
+        context["part"] = "_triage_panel.html"
+    response = render(request, "_triage_update.html", context, words=WORDS, status=status)
+    if status >= 400:
+        response.headers["HX-Reswap"] = "outerHTML"  # shown in place (static/partials.js)
+    return response
+
+
+async def _refused(
+    request: Request, item: TriageItem, user: User, fields: Mapping[str, list[str]]
+) -> HTMLResponse:
     """409: someone else is handling `item` (the page says who, and offers a take-over)."""
-    now = _now(request)
-    (row,) = await asyncio.to_thread(load_rows, request.app.state.store, [item], now)
-    context = {
-        "row": row,
-        "me": user,
-        "now": now,
-        "states": TRIAGE_STATES,
-        "people": [],
-        "can_act": True,
-        "notice": [("locked_refused", 0)],
-        "refresh_seconds": 0,
-    }
+    notice = [("locked_refused", 0)]
+    if wants_fragment(request):
+        return await _fragment(request, user, item, fields, notice, status=409)
+    context = await _item_context(request, user, item, notice)
     return render(request, "inbox_item.html", context, words=WORDS, status=409)
+
+
+async def _changed(
+    request: Request,
+    user: User,
+    subject: str,
+    fields: Mapping[str, list[str]],
+    notice: list[tuple[str, int]],
+) -> HTMLResponse:
+    """After a change to one item, for htmx: the item as it is now."""
+    item = await asyncio.to_thread(_triage(request).get, subject)
+    if item is None:
+        raise HTTPException(404, "there is no such item in the inbox")
+    return await _fragment(request, user, item, fields, notice)
 
 
 async def _single(request: Request, user: User, action: str) -> Response:
@@ -397,14 +468,16 @@ async def _single(request: Request, user: User, action: str) -> Response:
     if outcome.missing:
         raise HTTPException(404, "there is no such item in the inbox")
     if outcome.locked:
-        return await _refused(request, outcome.locked[0], user)
+        return await _refused(request, outcome.locked[0], user, fields)
+    if wants_fragment(request):
+        return await _changed(request, user, subject, fields, [])
     target = _safe_next(_one(fields, "next"), "/inbox/item?" + urlencode({"subject": subject}))
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/inbox/state")
 async def set_state(request: Request, user: User = _RESPONDER) -> Response:
-    """Set one item's state (form: ``subject``, ``state``, optional ``next``)."""
+    """Set one item's state (form: ``subject``, ``state``, optional ``next``, ``part``)."""
     return await _single(request, user, "state")
 
 
@@ -424,7 +497,13 @@ async def bulk(request: Request, user: User = _RESPONDER) -> Response:
     value = _one(fields, "state" if action == "state" else "assignee")
     outcome = await _act(request, user, subjects, action, value)
     back = _safe_next(_one(fields, "next"), "/inbox")
-    target = _with_notice(back, notice="bulk", n=len(outcome.changed), m=len(outcome.locked))
+    changed, locked = len(outcome.changed), len(outcome.locked)
+    if wants_fragment(request):  # the list as it is now, and the views' counts
+        view, after = _view_of(back)
+        context = await _list_context(request, user, view, after, _notice("bulk", changed, locked))
+        context |= {"part": "_triage_list.html", "back": back, "oob": True}
+        return render(request, "_triage_update.html", context, words=WORDS)
+    target = _with_notice(back, notice="bulk", n=changed, m=locked)
     return RedirectResponse(target, status_code=303)
 
 
@@ -441,20 +520,27 @@ async def take(request: Request, user: User = _RESPONDER) -> Response:
     if result.item is None:
         raise HTTPException(404, "there is no such item in the inbox")
     if not result.ok:
-        return await _refused(request, result.item, user)
+        return await _refused(request, result.item, user, fields)
+    if wants_fragment(request):
+        return await _fragment(request, user, result.item, fields, _notice("taken", 0, 0))
     target = "/inbox/item?" + urlencode({"subject": subject, "notice": "taken"})
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/inbox/refresh")
 async def refresh(request: Request, user: User = _RESPONDER) -> Response:
-    """Keep holding an item's lock (called by the open item page); 409 once it is lost."""
+    """Keep holding an item's lock (polled by the open item page); 409 once it is lost.
+    To htmx: 204, or 409 with ``HX-Refresh`` (the page reloads to show who has it now)."""
     fields = await form_fields(request)
     subject = _one(fields, "subject")
     triage, now = _triage(request), _now(request)
     item = await asyncio.to_thread(triage.refresh, subject, user.id, now)
     if item is None or item.locked_until is None:
+        if wants_fragment(request):
+            return Response(status_code=409, headers={"HX-Refresh": "true"})
         return JSONResponse({"held": False}, status_code=409)
+    if wants_fragment(request):
+        return Response(status_code=204)
     return JSONResponse({"held": True, "until": item.locked_until.isoformat()})
 
 
@@ -465,5 +551,7 @@ async def release(request: Request, user: User = _RESPONDER) -> Response:
     subject = _one(fields, "subject")
     triage, now, hook = _triage(request), _now(request), audit_hook(request)
     await asyncio.to_thread(lambda: triage.release(subject, user.id, now, audit=hook))
+    if wants_fragment(request):
+        return await _changed(request, user, subject, fields, _notice("released", 0, 0))
     target = _safe_next(_one(fields, "next"), "/inbox")
     return RedirectResponse(_with_notice(target, notice="released"), status_code=303)

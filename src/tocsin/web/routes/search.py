@@ -14,8 +14,12 @@ Matched words are highlighted safely: the text is cut into pieces at the matched
 piece is HTML-escaped, and only then are ``<mark>`` tags put around the escaped matches
 (matching on the escaped text itself could match inside ``&amp;``).
 
+With htmx (``HX-Request``), a change of the filters is answered with the results part only
+(and ``HX-Push-Url``: the page's shareable address), and "older results" with the next
+results and pager, appended (see docs/web.md, "Partial updates (HTMX)").
+
 This module also holds what the search, inbox and alert pages share: their words (French
-and English) and `render`.
+and English), `render` and `wants_fragment`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -55,6 +60,7 @@ __all__ = [
     "router",
     "run_search",
     "safe_url",
+    "wants_fragment",
 ]
 
 router = APIRouter()
@@ -164,6 +170,14 @@ def safe_url(url: str | None) -> str:
     return url.strip() if lowered.startswith(("https://", "http://")) else ""
 
 
+def wants_fragment(request: Request) -> bool:
+    """Whether htmx asks for part of a page (``HX-Request``): answer with the fragment only.
+    Not when it restores a page missing from its history cache (``HX-History-Restore-
+    Request``): that needs the whole page."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
+
+
 def render(
     request: Request,
     name: str,
@@ -172,7 +186,8 @@ def render(
     words: Mapping[str, Mapping[str, str]] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    """Render template `name` with `t` knowing these pages' words; never cached."""
+    """Render template `name` with `t` knowing these pages' words; never cached, and
+    varying with ``HX-Request`` (the same address answers htmx with a fragment)."""
     language = _language(request)
     t = page_translator(language, *([words] if words else []))
     base: dict[str, Any] = {
@@ -186,6 +201,7 @@ def render(
         request, name, base | context, status_code=status
     )
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "HX-Request"
     return response
 
 
@@ -457,18 +473,26 @@ async def search_page(
         "error": None,
         "highlight": highlight,
     }
-    asked = any(search.params().values())
-    if not asked:
-        return render(request, "search.html", context)
-    try:
-        page = await asyncio.to_thread(run_search, request.app.state.store, search)
-    except SearchError as exc:
-        error = exc.query_error or exc
-        kind = "bad_query" if exc.query_error else "bad_filter"
-        context |= {"error": error, "error_kind": kind}
-        return render(request, "search.html", context, status=400)
-    context |= {"page": page, "scan_limit": SCAN_LIMIT}
-    return render(request, "search.html", context)
+    template, status = "search.html", 200
+    if wants_fragment(request):  # the results part, or the next results to append
+        template = "_triage_more.html" if search.before else "_triage_results.html"
+    context["appended"] = template == "_triage_more.html"
+    if any(search.params().values()):
+        try:
+            page = await asyncio.to_thread(run_search, request.app.state.store, search)
+        except SearchError as exc:
+            error = exc.query_error or exc
+            kind = "bad_query" if exc.query_error else "bad_filter"
+            context |= {"error": error, "error_kind": kind}
+            status = 400
+        else:
+            context |= {"page": page, "scan_limit": SCAN_LIMIT}
+    response = render(request, template, context, status=status)
+    if template == "_triage_results.html":
+        query = urlencode(search.params())
+        response.headers["HX-Push-Url"] = "/search" + (f"?{query}" if query else "")
+        response.headers["HX-Reswap"] = "innerHTML"  # also for a 400: it shows the error
+    return response
 
 
 def csv_cell(value: object) -> str:
