@@ -27,7 +27,8 @@ import pytest
 import uvicorn
 
 from tocsin.clock import FakeClock
-from tocsin.config import Settings
+from tocsin.config import Settings, load_settings
+from tocsin.configfile import ConfigFile
 from tocsin.mention import Author, Mention, Metrics, Sentiment
 from tocsin.store import Store
 from tocsin.store.triage import TriageStore
@@ -132,17 +133,27 @@ class _ThreadServer(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def live_server(tmp: Path, config: dict[str, Any] | None = None) -> Iterator[LiveServer]:
-    """Serve a fresh workspace's app on 127.0.0.1 (a free port) for the block's duration.
+def live_server(
+    tmp: Path, config: dict[str, Any] | None = None, *, workspace: Path | None = None
+) -> Iterator[LiveServer]:
+    """Serve a fresh workspace's app on 127.0.0.1 (a free port) for the block's duration:
+    settings from `config`, or from the tocsin.toml of `workspace`, which the Settings pages
+    then write.
 
     Passwords are checked with the tests' cheap argon2 parameters (the hashes are made with
     them, so a sign-in never rehashes with the expensive defaults)."""
     store = Store.open(f"sqlite:///{tmp / 'tocsin.db'}")
     store.upgrade()
-    settings = Settings.model_validate(config or SETTINGS)
+    file = ConfigFile(workspace, env={}) if workspace is not None else None
+    if workspace is not None:
+        settings = load_settings(workspace, env={})
+    else:
+        settings = Settings.model_validate(config or SETTINGS)
     clock = FakeClock(NOW)
     broadcaster = CountingBroadcaster()
-    app = create_app(settings, store, secret=SECRET, clock=clock, broadcaster=broadcaster)
+    app = create_app(
+        settings, store, secret=SECRET, clock=clock, broadcaster=broadcaster, config=file
+    )
     server = LiveServer("", store, clock, settings, broadcaster)
     for name, (role, display) in PEOPLE.items():
         server.people[name] = accounts_helpers.add_user(

@@ -60,6 +60,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "entry_name": "Name",
         "name_hint": "lower-case letters, digits, - and _; it cannot be changed later",
         "not_saved": "Not saved; nothing was written:",
+        "see_field": "see below, at the field",
         "saved": "{name} saved in tocsin.toml; tocsin run applies it within seconds.",
         "removed": "{name} removed from tocsin.toml.",
         "secret_kept": "{n} set, not shown: leave empty to keep, or write all of them again",
@@ -109,6 +110,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "entry_name": "Nom",
         "name_hint": "minuscules, chiffres, - et _ ; il ne pourra plus changer",
         "not_saved": "Non enregistré ; rien n'a été écrit :",
+        "see_field": "voir plus bas, au champ",
         "saved": "{name} enregistré dans tocsin.toml ; tocsin run l'applique en quelques secondes.",
         "removed": "{name} supprimé de tocsin.toml.",
         "secret_kept": "{n} renseigné(s), masqué(s) : laissez vide pour garder, ou "

@@ -156,6 +156,8 @@ def _register(section: Section) -> None:
 
         def again(status: int, general: list[str] | None = None, **more: str) -> HTMLResponse:
             shown = {**(existing or {}), **{k: v for k, v in values.items() if v is not None}}
+            if new:
+                shown["name"] = name
             return render(
                 request,
                 user,
