@@ -28,7 +28,7 @@ from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import read_form
-from tocsin.web.i18n import request_language
+from tocsin.web.i18n import request_language, words
 from tocsin.web.routes.search import render, wants_fragment
 
 __all__ = ["VIEWS", "WORDS", "alert_view", "change_alert", "on_call_now", "router"]
@@ -45,52 +45,7 @@ VIEWS: Mapping[str, tuple[str, ...]] = {
 """``open``: not resolved yet (open, watching, acknowledged); ``resolved``."""
 LIST_LIMIT = 200
 
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "view_open": "Not resolved",
-        "view_resolved": "Resolved",
-        "on_call": "On call now",
-        "no_oncall": "No on-call schedule: add one to tocsin.toml ([[oncall]]).",
-        "no_alerts": "No alert here.",
-        "severity": "Severity {n}",
-        "alert_state_open": "open",
-        "alert_state_watching": "watching",
-        "alert_state_acknowledged": "acknowledged",
-        "alert_state_resolved": "resolved",
-        "acked_by": "acknowledged by {who} at {at} UTC",
-        "resolved_by": "resolved by {who} at {at} UTC",
-        "reasons": "Why",
-        "details": "Details",
-        "link": "Open the post",
-        "unknown_alert_page": "There is no such alert.",
-        "alert_n": "Alert #{id}",
-        "read_only_alerts": "Acknowledging and resolving need the responder role.",
-        "done_ack_page": "Alert acknowledged.",
-        "done_resolve_page": "Alert resolved.",
-    },
-    "fr": {
-        "view_open": "Non closes",
-        "view_resolved": "Closes",
-        "on_call": "D'astreinte maintenant",
-        "no_oncall": "Aucune astreinte : ajoutez-en une à tocsin.toml ([[oncall]]).",
-        "no_alerts": "Aucune alerte ici.",
-        "severity": "Gravité {n}",
-        "alert_state_open": "ouverte",
-        "alert_state_watching": "en observation",
-        "alert_state_acknowledged": "prise en charge",
-        "alert_state_resolved": "close",
-        "acked_by": "prise en charge par {who} à {at} UTC",
-        "resolved_by": "close par {who} à {at} UTC",
-        "reasons": "Pourquoi",
-        "details": "Détails",
-        "link": "Ouvrir la publication",
-        "unknown_alert_page": "Cette alerte n'existe pas.",
-        "alert_n": "Alerte n° {id}",
-        "read_only_alerts": "La prise en charge et la clôture demandent le rôle responder.",
-        "done_ack_page": "Alerte prise en charge.",
-        "done_resolve_page": "Alerte close.",
-    },
-}
+WORDS: Mapping[str, Mapping[str, str]] = words("alerts")
 
 
 def on_call_now(settings: Settings, at: datetime, language: str) -> list[tuple[str, str]]:

@@ -49,6 +49,7 @@ from tocsin.triage import DEFAULT_TARGETS, overdue, time_left
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import form_fields
+from tocsin.web.i18n import words
 from tocsin.web.routes.search import render, wants_fragment
 
 __all__ = ["PAGE_SIZE", "VIEWS", "WORDS", "InboxRow", "audit_hook", "load_rows", "router"]
@@ -62,88 +63,7 @@ PAGE_SIZE = 50
 VIEWS = ("active", "mine", *TRIAGE_STATES)
 """``active``: everything still to handle; ``mine``: what is assigned to me; or one state."""
 
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "view_active": "To handle",
-        "view_mine": "Mine",
-        "state_new": "New",
-        "state_watching": "Watching",
-        "state_to_respond": "To respond",
-        "state_responded": "Responded",
-        "state_ignored": "Ignored",
-        "state_escalated": "Escalated",
-        "empty_inbox": "Nothing here.",
-        "assignee": "Assignee",
-        "nobody": "nobody",
-        "due": "Due",
-        "overdue": "overdue",
-        "target": "target {band}",
-        "handled_by": "Being handled by {name} (until {until} UTC).",
-        "you_hold": "You are handling this item until {until} UTC.",
-        "take": "Take it",
-        "take_over": "Take over from {name}",
-        "release": "Let go",
-        "set_state": "Set state",
-        "assign": "Assign",
-        "apply": "Apply",
-        "selected": "With the selected items:",
-        "select": "Select",
-        "story": "Story",
-        "story_size": "{n} mentions",
-        "story_size_many": "{n}+ mentions",
-        "missing_mention": "This mention is no longer stored.",
-        "more": "More",
-        "done_changed": "{n} item(s) changed.",
-        "done_locked": "{n} item(s) skipped: someone else is handling them.",
-        "done_none": "Nothing changed.",
-        "done_taken": "You are handling this item.",
-        "done_released": "You let go of this item.",
-        "locked_refused": "Someone else is handling this item: take it over to act on it.",
-        "why": "Why this priority",
-        "unknown_item": "There is no such item in the inbox.",
-        "read_only": "You can read the inbox; acting on it needs the responder role.",
-    },
-    "fr": {
-        "view_active": "À traiter",
-        "view_mine": "Les miens",
-        "state_new": "Nouveau",
-        "state_watching": "En observation",
-        "state_to_respond": "À répondre",
-        "state_responded": "Répondu",
-        "state_ignored": "Ignoré",
-        "state_escalated": "Escaladé",
-        "empty_inbox": "Rien ici.",
-        "assignee": "Responsable",
-        "nobody": "personne",
-        "due": "Échéance",
-        "overdue": "en retard",
-        "target": "objectif {band}",
-        "handled_by": "En cours de traitement par {name} (jusqu'à {until} UTC).",
-        "you_hold": "Vous traitez cet élément jusqu'à {until} UTC.",
-        "take": "Prendre",
-        "take_over": "Reprendre à {name}",
-        "release": "Relâcher",
-        "set_state": "Changer l'état",
-        "assign": "Attribuer",
-        "apply": "Appliquer",
-        "selected": "Pour les éléments cochés :",
-        "select": "Cocher",
-        "story": "Sujet",
-        "story_size": "{n} mentions",
-        "story_size_many": "plus de {n} mentions",
-        "missing_mention": "Cette mention n'est plus conservée.",
-        "more": "Suite",
-        "done_changed": "{n} élément(s) modifié(s).",
-        "done_locked": "{n} élément(s) laissé(s) : quelqu'un d'autre les traite.",
-        "done_none": "Rien n'a changé.",
-        "done_taken": "Vous traitez cet élément.",
-        "done_released": "Vous avez relâché cet élément.",
-        "locked_refused": "Quelqu'un d'autre traite cet élément : reprenez-le pour agir.",
-        "why": "Pourquoi cette priorité",
-        "unknown_item": "Cet élément n'est pas dans la boîte.",
-        "read_only": "Vous pouvez lire la boîte ; y agir demande le rôle responder.",
-    },
-}
+WORDS: Mapping[str, Mapping[str, str]] = words("inbox")
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from tocsin.query.evaluate import field_text_node, spans
 from tocsin.query.text import raw_words, tokenize
 from tocsin.store import Store
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import layered, request_language
+from tocsin.web.i18n import layered, request_language, words
 
 __all__ = [
     "DEMANDS",
@@ -77,78 +77,7 @@ DEMANDS = ("apology", "explanation", "fix", "compensation", "information", "none
 _CHUNK = 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "overview": "Overview",
-        "search": "Search",
-        "inbox": "Inbox",
-        "alerts": "Alerts",
-        "query": "Query",
-        "query_hint": 'e.g. acme AND (refund OR "customer service") -job',
-        "watch": "Watch",
-        "source": "Source",
-        "language": "Language",
-        "sentiment": "Sentiment",
-        "demand": "Demand",
-        "since": "From",
-        "until": "To",
-        "any": "any",
-        "go": "Search",
-        "export_csv": "Export CSV",
-        "no_results": "No mention matches.",
-        "older": "Older results",
-        "newest": "Newest results",
-        "scan_limit": "Only the newest {n} stored matches were read for this page: narrow "
-        "the filters or the date range, or continue below.",
-        "bad_query": "This query cannot be used",
-        "bad_filter": "This filter cannot be used",
-        "results": "{n} results on this page",
-        "sentiment_negative": "negative",
-        "sentiment_neutral": "neutral",
-        "sentiment_positive": "positive",
-        "verified": "verified",
-        "followers": "{n} followers",
-        "urgent": "urgent",
-        "priority": "Priority",
-        "priority_why": "Why this priority",
-        "open": "Open",
-    },
-    "fr": {
-        "overview": "Vue d'ensemble",
-        "search": "Recherche",
-        "inbox": "Boîte de traitement",
-        "alerts": "Alertes",
-        "query": "Requête",
-        "query_hint": 'ex. acme AND (remboursement OR "service client") -emploi',
-        "watch": "Veille",
-        "source": "Source",
-        "language": "Langue",
-        "sentiment": "Tonalité",
-        "demand": "Demande",
-        "since": "Du",
-        "until": "Au",
-        "any": "toutes",
-        "go": "Chercher",
-        "export_csv": "Exporter en CSV",
-        "no_results": "Aucune mention ne correspond.",
-        "older": "Résultats plus anciens",
-        "newest": "Résultats les plus récents",
-        "scan_limit": "Seules les {n} correspondances les plus récentes ont été lues pour "
-        "cette page : resserrez les filtres ou les dates, ou continuez ci-dessous.",
-        "bad_query": "Cette requête n'est pas utilisable",
-        "bad_filter": "Ce filtre n'est pas utilisable",
-        "results": "{n} résultats sur cette page",
-        "sentiment_negative": "négative",
-        "sentiment_neutral": "neutre",
-        "sentiment_positive": "positive",
-        "verified": "certifié",
-        "followers": "{n} abonnés",
-        "urgent": "urgent",
-        "priority": "Priorité",
-        "priority_why": "Pourquoi cette priorité",
-        "open": "Ouvrir",
-    },
-}
+WORDS: Mapping[str, Mapping[str, str]] = words("search")
 
 
 # -- shared by the search, inbox and alert pages ----------------------------------------------

@@ -21,7 +21,7 @@ from tocsin.query import QueryError, parse
 from tocsin.store.alerts import NewDelivery
 from tocsin.web import audit
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import layered
+from tocsin.web.i18n import layered, words
 from tocsin.web.i18n import request_language as language_of_app
 from tocsin.web.overview_data import health_rows
 from tocsin.web.routes.alerts_page import on_call_now
@@ -35,111 +35,7 @@ _ADMIN = Depends(require("admin"))
 PREVIEW_DAYS = 7
 PREVIEW_LIMIT = 20
 
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "settings": "Settings",
-        "watches": "Watches",
-        "watch_query": "Query",
-        "watch_tags": "Tags",
-        "watch_off": "disabled",
-        "edit_hint": "Changes are written to tocsin.toml (its comments kept, the whole file "
-        "checked first) and tocsin run applies them within seconds.",
-        "read_only": "This tocsin was started without a tocsin.toml it may write: change the "
-        "settings in the workspace's file.",
-        "kind_watches": "Watch",
-        "kind_sources": "Source",
-        "kind_channels": "Channel",
-        "kind_people": "Person",
-        "kind_oncall": "On-call schedule",
-        "new_entry": "New: {kind}",
-        "add": "Add",
-        "edit": "Edit",
-        "save": "Save",
-        "next": "Next",
-        "remove": "Remove {name}",
-        "entry_name": "Name",
-        "name_hint": "lower-case letters, digits, - and _; it cannot be changed later",
-        "not_saved": "Not saved; nothing was written:",
-        "see_field": "see below, at the field",
-        "saved": "{name} saved in tocsin.toml; tocsin run applies it within seconds.",
-        "removed": "{name} removed from tocsin.toml.",
-        "secret_kept": "{n} set, not shown: leave empty to keep, or write all of them again",
-        "no_choices": "none defined yet",
-        "source_type": "Source type",
-        "sources": "Sources",
-        "source_state": "Health",
-        "source_off": "off",
-        "people": "People",
-        "schedules": "On-call schedules",
-        "users_link": "Users and roles are on the Users page.",
-        "preview_js": "The preview follows the query as you type (JavaScript on).",
-        "preview": "Try a query",
-        "preview_button": "Preview",
-        "preview_found": "{n} of the mentions of the last {days} days match (newest first):",
-        "preview_none": "Nothing of the last {days} days matches.",
-        "channels": "Channels",
-        "channel_urls": "{n} URL(s), not shown",
-        "send_test": "Send a test message",
-        "test_sent": "A test message to {channel} is in the outbox; tocsin run sends it.",
-        "oncall": "On call now",
-        "no_channels": "No channel yet.",
-        "test_title": "[tocsin] Test message",
-        "test_body": "This is a test from the tocsin settings page, sent by {who}.",
-    },
-    "fr": {
-        "settings": "Réglages",
-        "watches": "Veilles",
-        "watch_query": "Requête",
-        "watch_tags": "Étiquettes",
-        "watch_off": "désactivée",
-        "edit_hint": "Les changements sont écrits dans tocsin.toml (ses commentaires gardés, "
-        "tout le fichier vérifié avant) et tocsin run les applique en quelques secondes.",
-        "read_only": "Ce tocsin a démarré sans tocsin.toml qu'il puisse écrire : changez les "
-        "réglages dans le fichier de l'espace de travail.",
-        "kind_watches": "Veille",
-        "kind_sources": "Source",
-        "kind_channels": "Canal",
-        "kind_people": "Personne",
-        "kind_oncall": "Astreinte",
-        "new_entry": "Nouveau : {kind}",
-        "add": "Ajouter",
-        "edit": "Modifier",
-        "save": "Enregistrer",
-        "next": "Suivant",
-        "remove": "Supprimer {name}",
-        "entry_name": "Nom",
-        "name_hint": "minuscules, chiffres, - et _ ; il ne pourra plus changer",
-        "not_saved": "Non enregistré ; rien n'a été écrit :",
-        "see_field": "voir plus bas, au champ",
-        "saved": "{name} enregistré dans tocsin.toml ; tocsin run l'applique en quelques secondes.",
-        "removed": "{name} supprimé de tocsin.toml.",
-        "secret_kept": "{n} renseigné(s), masqué(s) : laissez vide pour garder, ou "
-        "réécrivez-les tous",
-        "no_choices": "aucun pour l'instant",
-        "source_type": "Type de source",
-        "sources": "Sources",
-        "source_state": "État",
-        "source_off": "désactivée",
-        "people": "Personnes",
-        "schedules": "Astreintes",
-        "users_link": "Les utilisateurs et leurs rôles sont sur la page Utilisateurs.",
-        "preview_js": "L'aperçu suit la requête pendant la saisie (JavaScript activé).",
-        "preview": "Essayer une requête",
-        "preview_button": "Aperçu",
-        "preview_found": "{n} des mentions des {days} derniers jours correspondent "
-        "(les plus récentes d'abord) :",
-        "preview_none": "Rien des {days} derniers jours ne correspond.",
-        "channels": "Canaux",
-        "channel_urls": "{n} URL, masquées",
-        "send_test": "Envoyer un message de test",
-        "test_sent": "Un message de test vers {channel} est dans la file d'envoi ; "
-        "tocsin run l'envoie.",
-        "oncall": "D'astreinte maintenant",
-        "no_channels": "Aucun canal pour l'instant.",
-        "test_title": "[tocsin] Message de test",
-        "test_body": "Ceci est un test envoyé depuis les réglages de tocsin par {who}.",
-    },
-}
+WORDS: Mapping[str, Mapping[str, str]] = words("settings")
 
 
 def translator(request: Request) -> Callable[..., str]:

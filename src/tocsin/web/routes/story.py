@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from tocsin.store.stories import story_mentions, story_size
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import layered
+from tocsin.web.i18n import layered, words
 from tocsin.web.i18n import request_language as language_of_app
 from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
 from tocsin.web.story_data import story_view
@@ -23,34 +23,7 @@ _VIEWER = Depends(require("viewer"))
 SHOWN = 200
 """Mentions listed on the page (the curve and sources count up to 2,000)."""
 
-WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "story": "Story",
-        "story_size": "{n} mentions",
-        "story_span": "from {first} to {last} UTC",
-        "story_growth": "Growth",
-        "story_when": "From",
-        "story_new": "New",
-        "story_total": "Total",
-        "story_sources": "Where it spreads",
-        "story_negative": "{share} negative",
-        "story_reach": "reach about {n}",
-        "story_shown": "The first {n} mentions:",
-    },
-    "fr": {
-        "story": "Sujet",
-        "story_size": "{n} mentions",
-        "story_span": "du {first} au {last} UTC",
-        "story_growth": "Progression",
-        "story_when": "Depuis",
-        "story_new": "Nouvelles",
-        "story_total": "Total",
-        "story_sources": "Où il se propage",
-        "story_negative": "{share} négatives",
-        "story_reach": "portée d'environ {n}",
-        "story_shown": "Les {n} premières mentions :",
-    },
-}
+WORDS: Mapping[str, Mapping[str, str]] = words("story")
 
 
 @router.get("/stories/{story_id:path}", response_class=HTMLResponse)
