@@ -277,3 +277,20 @@ def test_two_workers_never_claim_the_same_row(database_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_taking_an_alert_cancels_its_unsent_pages_only(alerts: AlertStore) -> None:
+    first, _ = alerts.save(make_alert(), [delivery("rule:ops")], now=T0)
+    other, _ = alerts.save(make_alert("neg:rss:2"), [], now=T0)
+    assert first.id is not None
+    assert other.id is not None
+    pages = [delivery("esc:[1]", alert_id=first.id), delivery("esc:[2]", alert_id=first.id)]
+    alerts.enqueue([*pages, delivery("esc:[3]", alert_id=other.id)], now=T0)
+    claimed = alerts.claim_due(T0, limit=2)  # oldest first: the rule's message and page 1
+    assert [d.key for d in claimed] == ["rule:ops", "esc:[1]"]
+    alerts.acknowledge(first.id, "alice", now=T0)
+    status = {d.key: d.status for d in alerts.deliveries()}
+    assert status["esc:[2]"] == "cancelled"  # would only wake someone else
+    assert status["esc:[1]"] == "sending"  # already in flight: left to its outcome
+    assert status["esc:[3]"] == "pending"  # another alert's page
+    alerts.resolve(first.id, "alice", now=T0)  # nothing left to cancel: no error

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tocsin.notify.oncall import on_call
+from tocsin.store.alerts import PAGE_KEY_PREFIX
 
 if TYPE_CHECKING:
     from tocsin.config import Settings
@@ -130,6 +131,6 @@ def chain_start(
 def delivery_key(alert_key: str, step_index: int, recipient: str | None, channel: str) -> str:
     """The outbox key of one message: alert, step, recipient and channel. The same step is
     never enqueued twice to the same place; distinct arguments never share a key."""
-    return "esc:" + json.dumps(
+    return PAGE_KEY_PREFIX + json.dumps(
         [alert_key, step_index, recipient, channel], ensure_ascii=False, separators=(",", ":")
     )

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELIVERY_STATUSES",
+    "PAGE_KEY_PREFIX",
     "AlertStore",
     "Deliveries",
     "Delivery",
@@ -45,7 +46,10 @@ __all__ = [
     "NewDelivery",
 ]
 
-DELIVERY_STATUSES = ("pending", "sending", "sent", "expired")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "expired", "cancelled")
+PAGE_KEY_PREFIX = "esc:"
+"""How the keys of escalation pages begin: those not sent yet are cancelled when someone
+acknowledges or resolves their alert."""
 """``pending`` (waiting for its next attempt), ``sending`` (claimed by a worker until its
 lease ends), ``sent``, ``expired`` (not delivered before `expires_at`)."""
 
@@ -298,7 +302,8 @@ class AlertStore:
             return [_row_alert(row) for row in conn.execute(query)]
 
     def acknowledge(self, alert_id: int, who: str, *, now: datetime) -> Alert | None:
-        """`who` takes the alert: ``acknowledged``, escalation stopped. Acknowledging again
+        """`who` takes the alert: ``acknowledged``, escalation stopped (its pages not sent yet
+        are ``cancelled``; the rule's own channel messages still go). Acknowledging again
         (or a resolved alert) changes nothing; the first who and when are kept. None if no
         such alert."""
         t = alerts
@@ -331,10 +336,22 @@ class AlertStore:
         """Apply `values` if the alert's state is `allowed`; return the alert as it is."""
         t = alerts
         stmt = sa.update(t).where(t.c.id == alert_id, allowed).values(values).returning(*t.c)
+        d = deliveries
+        unsent_pages = (
+            sa.update(d)
+            .where(
+                d.c.alert_id == alert_id,
+                d.c.status == "pending",
+                d.c.key.startswith(PAGE_KEY_PREFIX),
+            )
+            .values(status="cancelled")
+        )
         with self.store._write() as conn, conn.begin():
             row = conn.execute(stmt).first()
             if row is None:  # unknown, or already in that state: read it back unchanged
                 row = conn.execute(sa.select(t).where(t.c.id == alert_id)).first()
+            else:  # someone has it: escalation pages not sent yet would only wake others
+                conn.execute(unsent_pages)
         return None if row is None else _row_alert(row)
 
     # -- escalation ------------------------------------------------------------------------
