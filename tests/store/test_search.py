@@ -158,10 +158,8 @@ def test_updated_text_is_found_by_its_new_words_only(store: Store) -> None:
     assert store.search("ancien") == []
 
 
-def test_the_full_text_prefilter_does_the_narrowing(
-    corpus: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only full-text hits reach the matcher (not every row)."""
+def _count_matcher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs of the mentions the matcher is asked about, from now on."""
     seen: list[str] = []
     real = search_module.matches
 
@@ -170,6 +168,14 @@ def test_the_full_text_prefilter_does_the_narrowing(
         return real(node, doc)  # type: ignore[arg-type]
 
     monkeypatch.setattr(search_module, "matches", counting)
+    return seen
+
+
+def test_the_full_text_prefilter_does_the_narrowing(
+    corpus: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only full-text hits reach the matcher (not every row)."""
+    seen = _count_matcher_calls(monkeypatch)
     assert _ids(corpus.search('"service client"')) == ["fr1"]
     assert seen == ["https://www.lemonde.fr/a/1"]
 
@@ -184,14 +190,7 @@ def test_a_common_query_is_read_newest_first_and_gives_the_same_answer(
     newer = [make_mention(f"c{i}", text=f"just cats {i}", minutes=500 + i) for i in range(400)]
     store.save_batch("rss", older + newer, now=T0)
     expected = {q: _ids(store.search(q, limit=5)) for q in ("acme", "acme OR cats")}
-    seen: list[str] = []
-    real = search_module.matches
-
-    def counting(node: object, doc: Document) -> bool:
-        seen.append(doc.url)
-        return real(node, doc)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(search_module, "matches", counting)
+    seen = _count_matcher_calls(monkeypatch)
     monkeypatch.setattr(search_module, "COMMON_MATCHES", 50)
     monkeypatch.setattr(search_module, "COMMON_WALK", 100)
     assert _ids(store.search("acme OR cats", limit=5)) == expected["acme OR cats"]

@@ -7,12 +7,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from triage_web_helpers import T0, Env, make_env, mention
 
 from tocsin.store import Store
-from tocsin.store.tables import users
-from tocsin.web.auth import User
 
 
 @pytest.fixture
@@ -20,18 +17,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     store = Store.open(f"sqlite:///{tmp_path / 'tocsin.db'}")
     store.upgrade()
     env = make_env(store)
-    with store.engine.begin() as conn:
-        row = conn.execute(
-            sa.insert(users).returning(users.c.id),
-            {
-                "email": "ada@example.org",
-                "name": "Ada",
-                "role": "admin",
-                "password_hash": "x",
-                "created_at": T0,
-            },
-        ).one()
-    env.people["ada"] = User(int(row.id), "ada@example.org", "Ada", "admin")
+    env.add_person("ada", "admin")
     yield env
     store.close()
 

@@ -50,12 +50,17 @@ class Env:
         """Headers signing in `name` (None: nobody)."""
         return {} if name is None else {"X-Test-User": name}
 
+    def add_person(self, name: str, role: str) -> User:
+        """Another person, signed in by `as_(name)`."""
+        self.people.update(_add_people(self.store, {name: role}))
+        return self.people[name]
+
     def audit(self) -> list[Any]:
         with self.store.engine.connect() as conn:
             return list(conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all())
 
 
-def _add_people(store: Store) -> dict[str, User]:
+def _add_people(store: Store, roles: dict[str, str] = ROLES) -> dict[str, User]:
     rows = [
         {
             "email": f"{n}@example.org",
@@ -64,11 +69,11 @@ def _add_people(store: Store) -> dict[str, User]:
             "password_hash": "x",
             "created_at": T0,
         }
-        for n, role in ROLES.items()
+        for n, role in roles.items()
     ]
     with store.engine.begin() as conn:
         conn.execute(sa.insert(users), rows)
-        found = conn.execute(sa.select(users)).all()
+        found = conn.execute(sa.select(users).where(users.c.email.in_(r["email"] for r in rows)))
     return {r.email.split("@")[0]: User(int(r.id), r.email, r.name, r.role) for r in found}
 
 
