@@ -3,6 +3,7 @@
     python bench/web.py [--mentions 1000000] [--days 90] [--db /tmp/tocsin-bench-web.db]
                         [--reuse] [--requests 30] [--batch 2000] [--seed 1]
                         [--only overview inbox] [--gc-freeze] [--json FILE] [--fill-only]
+                        [--authors]
 
 Fills a SQLite store with `--mentions` generated mentions published over the last `--days`
 days (five watches, one tagged ``brand`` and two ``competitor``, see `WATCHES`; mixes of
@@ -28,6 +29,12 @@ CPU time the process used per request (all its threads): on a machine shared wit
 a p95 far above the CPU p95 is time spent waiting for a CPU, not tocsin's. `--gc-freeze`
 moves the heap built at startup out of the garbage collector's generations, to show what the
 full collections (every ten requests or so) cost; `tocsin run` does not do that today.
+
+`--authors` measures only the Overview's top authors, `Store.top_authors` (the author rollup),
+for each range beside the baseline, the same exact answer computed from the mentions by one
+SQL query (sqlite3 on the same file), and beside the 500-mention sample the Overview used
+before (`Store.search` then ranking in Python; not exact); it checks that tocsin and the
+baseline agree author by author.
 """
 
 from __future__ import annotations
@@ -38,12 +45,14 @@ import json
 import math
 import os
 import random
+import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import argon2
 from fastapi.testclient import TestClient
@@ -55,7 +64,7 @@ from tocsin.mention import Author, Mention, Metrics, Sentiment
 from tocsin.store import Store
 from tocsin.store.triage import TriageStore
 from tocsin.store.users import UserStore
-from tocsin.web import create_app, sessions
+from tocsin.web import create_app, overview_data, sessions
 
 NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
 """The bench's fixed "now" (the app runs on a fake clock), so a reused store stays valid."""
@@ -346,6 +355,74 @@ def report(
     return met
 
 
+# -- --authors: the top-authors query alone ------------------------------------------------------
+
+EXACT_SQL = """
+SELECT m.source, CASE WHEN m.author_handle <> '' THEN m.author_handle ELSE m.author_name END AS h,
+       MAX(max(COALESCE(m.reach, 0), COALESCE(m.author_followers, 0), 0)) AS r, COUNT(*) AS n
+FROM mentions m
+WHERE m.published_at >= ? AND m.published_at < ?
+  AND EXISTS (SELECT 1 FROM mention_watches w WHERE w.mention_id = m.id)
+GROUP BY 1, 2 HAVING h <> '' ORDER BY r DESC, n DESC, h, m.source LIMIT 10
+"""
+"""The baseline: the exact top 10 from the mentions (SQLite keeps naive UTC text)."""
+SAMPLE = 500
+"""What the Overview ranked before the author rollup: the newest 500 mentions of the range."""
+
+
+def exact_top(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+    def text(at: datetime) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    return conn.execute(EXACT_SQL, (text(start), text(end))).fetchall()
+
+
+def sample_top(store: Store, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+    """The Overview's former ranking: authors of the newest `SAMPLE` mentions of the range."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for m in store.search(since=start, until=end, limit=SAMPLE):
+        handle = m.author.handle or m.author.name
+        if m.watches and handle:
+            seen = found.setdefault((m.source, handle), [0, 0])
+            seen[0] = max(seen[0], m.reach or 0, m.author.followers or 0)
+            seen[1] += 1
+    ranked = sorted(found.items(), key=lambda x: (-x[1][0], -x[1][1], x[0][1], x[0][0]))
+    return [(s, h, r, n) for (s, h), (r, n) in ranked[:10]]
+
+
+def measure_authors(store: Store, path: Path, requests: int) -> bool:
+    """Times of the three ways per range (ms), interleaved; True when tocsin is exact."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    ways: dict[str, Callable[[datetime, datetime], list[tuple[Any, ...]]]] = {
+        "baseline (exact SQL)": lambda s, e: exact_top(conn, s, e),
+        "before (500 sample)": lambda s, e: sample_top(store, s, e),
+        "tocsin (author rollup)": lambda s, e: [
+            (a.source, a.handle, a.reach, a.mentions) for a in store.top_authors(start=s, end=e)
+        ],
+    }
+    exact = True
+    print(f"\ntop authors, {requests} runs per range and way, in process; ms")
+    print(f"  {'range':6} {'way':24} {'p50':>8} {'p95':>8} {'p50/base':>9}  same as baseline")
+    for name, time_range in overview_data.RANGES.items():
+        start, end = overview_data.window(time_range, NOW)
+        times: dict[str, list[float]] = {way: [] for way in ways}
+        answers: dict[str, list[tuple[Any, ...]]] = {}
+        for _ in range(requests + 1):  # the first run of each warms caches: not counted
+            for way, run in ways.items():
+                began = time.perf_counter()
+                answers[way] = [tuple(row) for row in run(start, end)]
+                times[way].append((time.perf_counter() - began) * 1000)
+        base = percentile(times["baseline (exact SQL)"][1:], 0.5)
+        for way, values in times.items():
+            same = answers[way] == answers["baseline (exact SQL)"]
+            exact = exact and (same or way.startswith("before"))
+            p50, p95 = percentile(values[1:], 0.5), percentile(values[1:], 0.95)
+            print(f"  {name:6} {way:24} {p50:8.2f} {p95:8.2f} {p50 / base:8.2f}x  {same}")
+    conn.close()
+    print(f"tocsin's top authors {'equal' if exact else 'DIFFER FROM'} the exact ones")
+    return exact
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=1_000_000)
@@ -365,6 +442,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="*", default=(), help="measure only pages whose name has one of these"
     )
+    parser.add_argument(
+        "--authors", action="store_true", help="measure the top-authors query, not the pages"
+    )
     args = parser.parse_args()
     path = Path(args.db)
     if not args.reuse:
@@ -381,6 +461,12 @@ def main() -> None:
         fill(store, args)
     if args.fill_only:
         return
+    if args.authors:
+        try:
+            exact = measure_authors(store, path, args.requests)
+        finally:
+            store.close()
+        sys.exit(0 if exact else 1)
     try:
         pages = tuple(
             p

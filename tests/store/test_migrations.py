@@ -26,6 +26,7 @@ TABLES = {
     "deliveries",
     "rollups",
     "rollups_hourly",
+    "author_rollup",
     "detector_state",
     "crisis_levels",
     "users",
@@ -62,7 +63,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
         db.upgrade()
         assert _tables(db) == before
         assert before >= TABLES
-        assert _revision(db) == _head() == "0006"
+        assert _revision(db) == _head() == "0007"
         assert (db.count(), db.get_cursor("rss")) == (1, "c")
 
 

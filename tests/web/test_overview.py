@@ -252,6 +252,77 @@ def test_source_health_and_crisis_level_are_shown(client: TestClient, store: Sto
     assert "negative share 40%" in text
 
 
+class AuthorRows(HTMLParser):
+    """The cells' text of each body row of the page's ``table.authors``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.inside = self.body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.inside = ("class", "authors") in attrs
+        self.body = self.body or (self.inside and tag == "tbody")
+        if self.body and tag == "tr":
+            self.rows.append([])
+        elif self.body and tag in ("th", "td"):
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = self.body = False
+
+    def handle_data(self, data: str) -> None:
+        if self.body and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+    @classmethod
+    def of(cls, html: str) -> list[list[str]]:
+        parser = cls()
+        parser.feed(html)
+        return [[" ".join(cell.split()) for cell in row] for row in parser.rows]
+
+
+def test_top_authors_rank_by_reach_then_mentions(client: TestClient, store: Store) -> None:
+    loud = Author(handle="loud", name="Loud", followers=50_000, verified=True)
+    quiet = Author(handle="quiet", followers=10)
+    batch = [
+        mention("1", minutes=1, watches=("acme",), author=quiet, reach=None),
+        mention("2", minutes=2, watches=("acme",), author=quiet, reach=None),
+        mention("3", minutes=3, watches=("rival",), author=loud, reach=70_000),
+        mention("4", minutes=4, watches=("acme",), author=loud, reach=None),
+        mention("5", minutes=5, watches=(), author=Author(handle="unmatched", followers=10**9)),
+    ]
+    store.save_batch("rss", batch, now=T0)
+    assert AuthorRows.of(client.get("/overview?range=1h").text) == [
+        ["Loud @loud ✓", "rss", "70,000", "2", "acme, rival"],
+        ["quiet", "rss", "10", "2", "acme"],
+    ]
+
+
+def test_top_authors_count_every_mention_of_the_period(client: TestClient, store: Store) -> None:
+    """Exact over the whole period, not the latest 500 mentions: an author seen early in the
+    week with a large audience ranks first, and counts include older mentions."""
+    old = Author(handle="early", name="Early", followers=900_000)
+    chatty = Author(handle="chatty", name="Chatty", followers=5)
+    store.save_batch(
+        "rss", [mention("old", minutes=6 * 24 * 60, watches=("acme",), author=old)], now=T0
+    )
+    batch = [
+        mention(f"c{i}", minutes=i % 600, watches=("rival",), author=chatty) for i in range(700)
+    ]
+    store.save_batch("rss", batch, now=T0)
+    week = AuthorRows.of(client.get("/overview?range=7d").text)
+    assert [row[:4] for row in week] == [
+        ["Early @early", "rss", "900,000", "1"],
+        ["Chatty @chatty", "rss", "100", "700"],
+    ]
+    assert [row[0] for row in AuthorRows.of(client.get("/overview?range=24h").text)] == [
+        "Chatty @chatty"
+    ]
+
+
 # -- the pure functions --------------------------------------------------------------------
 
 
@@ -299,25 +370,6 @@ def test_summaries_total_the_buckets_and_keep_configured_order() -> None:
     ]
     assert summaries[0].negative_share == 25.0
     assert summaries[0].net_sentiment == 25.0
-
-
-def test_top_authors_rank_by_reach_then_mentions() -> None:
-    loud = Author(handle="loud", name="Loud", followers=50_000)
-    quiet = Author(handle="quiet", followers=10)
-    found = overview_data.top_authors(
-        [
-            mention("1", minutes=1, watches=("acme",), author=quiet, reach=None),
-            mention("2", minutes=2, watches=("acme",), author=quiet, reach=None),
-            mention("3", minutes=3, watches=("rival",), author=loud, reach=70_000),
-            mention("4", minutes=4, watches=("acme",), author=loud, reach=None),
-            mention("5", minutes=5, watches=(), author=Author(handle="unmatched", followers=10**9)),
-        ],
-        limit=5,
-    )
-    assert [(a.handle, a.reach, a.mentions, a.watches) for a in found] == [
-        ("loud", 70_000, 2, ("rival", "acme")),
-        ("quiet", 10, 2, ("acme",)),
-    ]
 
 
 def test_health_rows_list_configured_sources_never_polled_as_waiting() -> None:

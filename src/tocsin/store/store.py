@@ -22,6 +22,8 @@ from tocsin.events import Event
 from tocsin.mention import Mention, Metrics
 from tocsin.query.ast import Node
 from tocsin.sources.base import IngestError, SourceHealth
+from tocsin.store import author_rollup as author_rollup_sql
+from tocsin.store import authors as authors_sql
 from tocsin.store import detectors as detectors_sql
 from tocsin.store import events as events_sql
 from tocsin.store import refresh
@@ -160,6 +162,7 @@ class Store:
         batch = _dedupe(mentions)
         with self._write() as conn, conn.begin():
             existing = self._existing_ids(conn, [m.id for m in batch])
+            author_rollup_sql.add(conn, self._insert, batch, existing)  # reads the old rows
             pks = self._upsert_mentions(conn, batch, now)
             if self.dialect == "sqlite":
                 self._index_sqlite(conn, batch, pks)
@@ -430,6 +433,15 @@ class Store:
                 conn, start=start, end=end, step=step, watches=watches, sources=sources
             )
 
+    def top_authors(
+        self, *, start: datetime, end: datetime, limit: int = 10
+    ) -> list[authors_sql.AuthorReach]:
+        """The `limit` authors of the mentions with a watch published from `start` to `end`
+        with the largest reach, then the most mentions: exact, from the author rollup (see
+        `tocsin.store.authors`)."""
+        with self.engine.connect() as conn:
+            return authors_sql.top(conn, start, end, limit=limit)
+
     def mention_signals(self, watch: str, *, since: datetime) -> signals_sql.MentionSignals:
         """Influential negative, media and urgent mentions of `watch` published since."""
         with self.engine.connect() as conn:
@@ -553,5 +565,6 @@ class Store:
             fts = sa.table(FTS_TABLE, sa.column("rowid"))
             conn.execute(sa.delete(fts).where(fts.c.rowid.in_(old_pks)))
         rollups_sql.purge(conn, before)
+        author_rollup_sql.purge(conn, self._insert, before)
         result = conn.execute(sa.delete(mentions).where(mentions.c.published_at < before))
         return int(result.rowcount)

@@ -24,6 +24,7 @@ __all__ = [
     "alerts",
     "api_tokens",
     "audit_log",
+    "author_rollup",
     "crisis_levels",
     "deliveries",
     "detector_state",
@@ -425,3 +426,43 @@ rollups_hourly = sa.Table(
 from the same (mention, watch) pairs as `rollups`, so long ranges read few rows: at most
 watches x sources per hour, whatever the volume. The key starts with the hour, and on SQLite
 the table is clustered on it (``WITHOUT ROWID``): a range of hours is one sequential read."""
+
+author_rollup = sa.Table(
+    "author_rollup",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("handle", sa.Text, primary_key=True),
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("reach_max", sa.BigInteger, nullable=False),
+    sa.Column("mentions", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("watches", sa.Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""Per author (source and handle, or name when there is no handle) and hour (of publication):
+the largest reach of their mentions with a watch (a mention's reach or the author's
+followers, whichever is larger), how many, the author's name and URL as last stored, whether
+ever seen verified, and the watches matched (``\x1f``-separated, see
+`tocsin.store.author_rollup.SEP`). Written by `Store.save_batch` in the same transaction as the
+mentions, one row per author and hour whatever the number of watches. The key leads with the
+author, so one author's hours are one range (their mentions over a range); the two indexes
+give a range's rows by reach (the top authors of a long range) and by hour (every author of a
+short one), each holding every column its query reads."""
+sa.Index(
+    "ix_author_rollup_reach",
+    author_rollup.c.reach_max,
+    author_rollup.c.hour,
+    author_rollup.c.source,
+    author_rollup.c.handle,
+)
+sa.Index(
+    "ix_author_rollup_hour",
+    author_rollup.c.hour,
+    author_rollup.c.source,
+    author_rollup.c.handle,
+    author_rollup.c.reach_max,
+    author_rollup.c.mentions,
+    author_rollup.c.verified,
+)

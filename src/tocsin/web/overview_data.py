@@ -1,9 +1,9 @@
 """What the Overview shows, computed from what the store returns (pure functions, no I/O).
 
 Rollup buckets become chart series and per-watch totals; watch totals become share of voice
-between watches tagged ``brand`` and ``competitor``; a bounded sample of recent mentions
-becomes the top authors by reach; growing stories get their first mention as a headline;
-recorded source health gets its verdict.
+between watches tagged ``brand`` and ``competitor``; growing stories get their first mention
+as a headline; recorded source health gets its verdict. Top authors by reach come exact from
+the store (`Store.top_authors`) as `AuthorReach` records.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from tocsin.health import source_status
 from tocsin.mention import Mention
 from tocsin.sources.base import SourceHealth
+from tocsin.store.authors import AuthorReach
 from tocsin.store.rollups import Bucket
 from tocsin.store.signals import StoryCount
 
@@ -31,7 +32,6 @@ __all__ = [
     "health_rows",
     "share_of_voice",
     "summarise",
-    "top_authors",
     "top_stories",
     "window",
 ]
@@ -165,57 +165,6 @@ def share_of_voice(summaries: Iterable[WatchSummary]) -> list[Share]:
         for s, tag in tagged
     ]
     return sorted(shares, key=lambda x: (SOV_TAGS.index(x.tag), -x.mentions, x.watch))
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorReach:
-    """An author among the sampled mentions: their largest audience and how often seen."""
-
-    source: str
-    handle: str
-    name: str
-    url: str
-    verified: bool
-    reach: int
-    mentions: int
-    watches: tuple[str, ...]
-
-
-def top_authors(mentions: Iterable[Mention], *, limit: int = 10) -> list[AuthorReach]:
-    """Authors of `mentions` (those with a watch) by reach (the largest of a mention's
-    estimated reach and the author's followers), then by number of mentions."""
-    found: dict[tuple[str, str], AuthorReach] = {}
-    for m in mentions:
-        handle = m.author.handle or m.author.name
-        if not m.watches or not handle:
-            continue
-        reach = max(m.reach or 0, m.author.followers or 0)
-        key = (m.source, handle)
-        seen = found.get(key)
-        if seen is None:
-            found[key] = AuthorReach(
-                m.source,
-                handle,
-                m.author.name,
-                m.author.url,
-                m.author.verified,
-                reach,
-                1,
-                tuple(m.watches),
-            )
-        else:
-            found[key] = AuthorReach(
-                seen.source,
-                seen.handle,
-                seen.name or m.author.name,
-                seen.url or m.author.url,
-                seen.verified or m.author.verified,
-                max(seen.reach, reach),
-                seen.mentions + 1,
-                tuple(dict.fromkeys(seen.watches + m.watches)),
-            )
-    ranked = sorted(found.values(), key=lambda a: (-a.reach, -a.mentions, a.handle))
-    return ranked[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ source health.
 
 Every number comes from bounded reads: the rollups (`Store.series`, buckets of 1 min, 15 min,
 1 h or 6 h by range), the crisis levels and source health tables (one row per watch or
-source), `Store.growing_stories` over at most the last `STORY_WINDOW` (6 hours), and the newest
-`AUTHOR_SAMPLE` mentions of the range for top authors. Nothing scans all mentions.
+source), `Store.growing_stories` over at most the last `STORY_WINDOW` (6 hours), and the author
+rollup for the exact top authors of the range (`Store.top_authors`). Nothing scans all
+mentions.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from tocsin.web import overview_data as data
 from tocsin.web.auth import User, require
 from tocsin.web.i18n import layered, request_language
 
-__all__ = ["AUTHOR_SAMPLE", "STORY_WINDOW", "WORDS", "page_translator", "router"]
+__all__ = ["STORY_WINDOW", "WORDS", "page_translator", "router"]
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(require("viewer"))]
 
-#: Top authors are ranked among at most this many of the range's newest mentions.
-AUTHOR_SAMPLE = 500
 #: Growing stories are counted over the range, but never more than this far back.
 STORY_WINDOW = timedelta(hours=6)
 
@@ -80,7 +79,8 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "recent": "Recent",
         "size": "In all",
         "authors": "Top authors by reach",
-        "authors_hint": "Among the {n} latest mentions of the period.",
+        "authors_hint": "All mentions of the period: largest audience (a mention's reach or the "
+        "author's followers), then most mentions.",
         "authors_none": "No author yet.",
         "author": "Author",
         "source": "Source",
@@ -166,7 +166,8 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "recent": "Récentes",
         "size": "En tout",
         "authors": "Auteurs à plus forte audience",
-        "authors_hint": "Parmi les {n} dernières mentions de la période.",
+        "authors_hint": "Toutes les mentions de la période : plus forte audience (portée d'une "
+        "mention ou abonnés de l'auteur), puis nombre de mentions.",
         "authors_none": "Aucun auteur pour l'instant.",
         "author": "Auteur",
         "source": "Source",
@@ -275,7 +276,6 @@ def gather(
     story_since = max(start, now - STORY_WINDOW)
     counts = store.growing_stories(since=story_since, min_recent=2, limit=30)
     firsts = store.get_many(list(dict.fromkeys(c.story_id for c in counts)))
-    sample = store.search(since=start, until=end, limit=AUTHOR_SAMPLE)
     intervals = {
         s.name: getattr(s.options, "interval", None) for s in settings.sources if s.enabled
     }
@@ -287,8 +287,7 @@ def gather(
         "sov": data.share_of_voice(summaries),
         "stories": data.top_stories(counts, firsts),
         "story_hours": int((end - story_since).total_seconds() // 3600),
-        "authors": data.top_authors(sample),
-        "author_sample": AUTHOR_SAMPLE,
+        "authors": store.top_authors(start=start, end=end),
         "health": data.health_rows(store.health(now=now), intervals, now=now),
     }
 
