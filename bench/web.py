@@ -28,7 +28,7 @@ and prints p50/p95 per page with ratios to the baseline, then whether the goal o
 CPU time the process used per request (all its threads): on a machine shared with other work,
 a p95 far above the CPU p95 is time spent waiting for a CPU, not tocsin's. `--gc-freeze`
 moves the heap built at startup out of the garbage collector's generations, to show what the
-full collections (every ten requests or so) cost; `tocsin run` does not do that today.
+full collections (every ten requests or so) cost; `tocsin run` does that after startup.
 
 `--authors` measures only the Overview's top authors, `Store.top_authors` (the author rollup),
 for each range beside the baseline, the same exact answer computed from the mentions by one
@@ -437,7 +437,7 @@ def main() -> None:
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
-        help="gc.freeze() once the app is built (not what `tocsin run` does today)",
+        help="gc.freeze() once the app is built, as `tocsin run` does after startup",
     )
     parser.add_argument(
         "--only", nargs="*", default=(), help="measure only pages whose name has one of these"
