@@ -110,6 +110,14 @@ async def _run(settings: Settings, store: Store, workspace: Path) -> None:
         )
         for source in sources:
             log.info("  %s (%s): %s", source.key, source.name, source.describe())
+        if not await asyncio.to_thread(store.users.count_admins):
+            log.warning(
+                "the web app has no admin yet: create one with `tocsin user add EMAIL "
+                "--name NAME --role admin -w %s`, then sign in at http://%s:%d",
+                workspace,
+                settings.web.host,
+                settings.web.port,
+            )
         alerting = Alerting(settings, store, workspace=workspace, clock=clock)
 
         broadcaster = Broadcaster()
