@@ -93,7 +93,7 @@ def _alerting(
     settings: Settings, store: Store, tmp_path: Path, clock: FakeClock
 ) -> tuple[Alerting, Recorder]:
     recorder = Recorder()
-    deliverer = Deliverer(store.alerts, settings.channels, clock=clock, sender=recorder)
+    deliverer = Deliverer(store.outbox, settings.channels, clock=clock, sender=recorder)
     alerting = Alerting(settings, store, workspace=tmp_path, clock=clock, deliverer=deliverer)
     return alerting, recorder
 

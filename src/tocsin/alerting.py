@@ -39,7 +39,7 @@ from tocsin.notify.quiet import should_page
 from tocsin.notify.signing import sign, signing_secret
 from tocsin.pipeline import BatchReport
 from tocsin.store import Store
-from tocsin.store.alerts import NewDelivery
+from tocsin.store.outbox import NewDelivery
 from tocsin.store.triage import TriageStore
 
 __all__ = ["BUCKET", "Alerting"]
@@ -94,9 +94,10 @@ class Alerting:
     ) -> None:
         self.store = store
         self.alerts = store.alerts
+        self.outbox = store.outbox
         self.triage = TriageStore(store)
         self.clock = clock
-        self.deliverer = deliverer or Deliverer(self.alerts, settings.channels, clock=clock)
+        self.deliverer = deliverer or Deliverer(self.outbox, settings.channels, clock=clock)
         self.secret = signing_secret(settings.notify.signing_secret, workspace)
         self.apply_settings(settings)
         self._batches: asyncio.Queue[Sequence[Mention]] = asyncio.Queue(maxsize=1000)
@@ -283,7 +284,7 @@ class Alerting:
             chain = plan(escalation, start, due.alert.state != "open", due.step, now)
             new = self._step_deliveries(due.alert, escalation.steps, chain.due, _Context(), now)
             if new:
-                queued += await asyncio.to_thread(self.alerts.enqueue, new, now=now)
+                queued += await asyncio.to_thread(self.outbox.enqueue, new, now=now)
             await asyncio.to_thread(
                 self.alerts.set_escalation,
                 due.alert.id,
@@ -513,11 +514,11 @@ class Alerting:
             key = f"digest:{channel}:{due.isoformat()}"
             expires = now + timedelta(hours=notify.retry_hours)
             out.append(NewDelivery(channel, channel, message.title, message.body, key, expires))
-        await asyncio.to_thread(self.alerts.enqueue, out, now=now)
+        await asyncio.to_thread(self.outbox.enqueue, out, now=now)
         self.deliverer.notify()
 
     def _paged(self, alert: Alert) -> bool:
-        return bool(alert.id is not None and self.alerts.deliveries(alert_id=alert.id))
+        return bool(alert.id is not None and self.outbox.deliveries(alert_id=alert.id))
 
     # -- running -------------------------------------------------------------------------------
 

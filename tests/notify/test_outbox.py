@@ -20,7 +20,7 @@ from tocsin.notify.channels import SendResult
 from tocsin.notify.messages import MentionFacts, render
 from tocsin.notify.outbox import BACKOFF_CAP, LEASE_SECONDS, Deliverer, backoff, parse_target
 from tocsin.store import Store
-from tocsin.store.alerts import AlertStore, NewDelivery
+from tocsin.store.outbox import NewDelivery
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRETS = ("hunter2", "s3cr3t-path")
@@ -85,17 +85,16 @@ def deliveries_for(*channels: str, hours: float = 24) -> Callable[[Alert], list[
 
 
 def deliverer(store: Store, clock: FakeClock, *channels: Channel) -> Deliverer:
-    return Deliverer(AlertStore(store), channels, clock=clock, rng=random.Random(1))
+    return Deliverer(store.outbox, channels, clock=clock, rng=random.Random(1))
 
 
 async def test_email_and_webhook_end_to_end(store: Store, smtp: Smtp, webhook: Webhook) -> None:
     smtp.start()
     webhook.start()
     clock = FakeClock(T0)
-    alerts = AlertStore(store)
     mail = Channel(name="mail", urls=[smtp.url()])
     hook = Channel(name="hook", urls=[webhook.url("/in")])
-    saved, _ = alerts.save(make_alert(), deliveries_for("mail", "hook"), now=T0)
+    saved, _ = store.alerts.save(make_alert(), deliveries_for("mail", "hook"), now=T0)
     d = deliverer(store, clock, mail, hook)
     assert await d.run_once() == 2
     assert await d.run_once() == 0
@@ -107,9 +106,9 @@ async def test_email_and_webhook_end_to_end(store: Store, smtp: Smtp, webhook: W
     (posted,) = webhook.received
     assert posted["title"] == email["Subject"]
     assert "**Pourquoi cette alerte**" in posted["message"]
-    assert {x.status for x in alerts.deliveries()} == {"sent"}
+    assert {x.status for x in store.outbox.deliveries()} == {"sent"}
     # the same alert saved again (a second detector pass) sends nothing more
-    alerts.save(make_alert(), deliveries_for("mail", "hook"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("mail", "hook"), now=T0)
     assert await d.run_once() == 0
     assert len(smtp.messages) == 1
     assert len(webhook.received) == 1
@@ -120,22 +119,21 @@ async def test_webhook_down_then_back_delivers_once(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     clock = FakeClock(T0)
-    alerts = AlertStore(store)
     hook = Channel(name="hook", urls=[webhook.url("/s3cr3t-path", auth="me:hunter2@")])
-    alerts.save(make_alert(), deliveries_for("hook"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("hook"), now=T0)
     d = deliverer(store, clock, hook)
     assert await d.run_once() == 0  # connection refused
-    (row,) = alerts.deliveries()
+    (row,) = store.outbox.deliveries()
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error is not None
     first_wait = (row.next_attempt_at - T0).total_seconds()
     assert 8 <= first_wait <= 12
     assert await d.run_once() == 0  # not due yet: nothing is attempted
-    assert alerts.deliveries()[0].attempts == 1
+    assert store.outbox.deliveries()[0].attempts == 1
     webhook.start(status=503)
     clock.advance(first_wait)
     assert await d.run_once() == 0
-    (row,) = alerts.deliveries()
+    (row,) = store.outbox.deliveries()
     assert row.attempts == 2
     second_wait = (row.next_attempt_at - clock.now()).total_seconds()
     assert 16 <= second_wait <= 24  # backing off
@@ -146,7 +144,7 @@ async def test_webhook_down_then_back_delivers_once(
         clock.advance(BACKOFF_CAP)
         assert await d.run_once() == 0
     assert len(webhook.received) == 1
-    (row,) = alerts.deliveries()
+    (row,) = store.outbox.deliveries()
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
     for secret in SECRETS:
         assert secret not in caplog.text
@@ -160,7 +158,7 @@ async def test_restart_during_an_smtp_outage(database_url: str, store: Store, sm
     Deliverer on the same database), and delivers once the server is back."""
     clock = FakeClock(T0)
     mail = Channel(name="mail", urls=[smtp.url()])
-    AlertStore(store).save(make_alert(), deliveries_for("mail"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("mail"), now=T0)
     assert await deliverer(store, clock, mail).run_once() == 0
     store.close()  # "tocsin stops"
 
@@ -171,7 +169,7 @@ async def test_restart_during_an_smtp_outage(database_url: str, store: Store, sm
         assert await d.run_once() == 1
         clock.advance(BACKOFF_CAP)
         assert await d.run_once() == 0
-        (row,) = AlertStore(restarted).deliveries()
+        (row,) = restarted.outbox.deliveries()
         assert (row.status, row.attempts) == ("sent", 2)
     assert len(smtp.messages) == 1
 
@@ -182,9 +180,8 @@ async def test_worker_dead_mid_send_is_delivered_once_after_its_lease(
     webhook.start()
     clock = FakeClock(T0)
     hook = Channel(name="hook", urls=[webhook.url()])
-    alerts = AlertStore(store)
-    alerts.save(make_alert(), deliveries_for("hook"), now=T0)
-    (claimed,) = alerts.claim_due(T0, lease_seconds=LEASE_SECONDS)  # then the worker dies
+    store.alerts.save(make_alert(), deliveries_for("hook"), now=T0)
+    (claimed,) = store.outbox.claim_due(T0, lease_seconds=LEASE_SECONDS)  # then the worker dies
     with Store.open(database_url) as restarted:
         d = deliverer(restarted, clock, hook)
         assert await d.run_once() == 0  # still leased to the dead worker
@@ -193,20 +190,19 @@ async def test_worker_dead_mid_send_is_delivered_once_after_its_lease(
         clock.advance(LEASE_SECONDS * 10)
         assert await d.run_once() == 0
     assert len(webhook.received) == 1
-    assert alerts.deliveries()[0].id == claimed.id
+    assert store.outbox.deliveries()[0].id == claimed.id
 
 
 async def test_expired_messages_are_never_sent(store: Store, webhook: Webhook) -> None:
     clock = FakeClock(T0)
     hook = Channel(name="hook", urls=[webhook.url()])
-    alerts = AlertStore(store)
-    alerts.save(make_alert(), deliveries_for("hook", hours=1), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("hook", hours=1), now=T0)
     d = deliverer(store, clock, hook)
     assert await d.run_once() == 0
     clock.advance(3600)
     webhook.start()
     assert await d.run_once() == 0
-    (row,) = alerts.deliveries()
+    (row,) = store.outbox.deliveries()
     assert row.status == "expired"
     assert webhook.received == []
 
@@ -218,12 +214,11 @@ async def test_partly_failed_channel_retries_only_the_missing_url(
     clock = FakeClock(T0)
     other = Webhook()
     team = Channel(name="team", urls=[webhook.url("/a"), other.url("/b")])
-    alerts = AlertStore(store)
-    alerts.save(make_alert(), deliveries_for("team"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("team"), now=T0)
     d = deliverer(store, clock, team)
     try:
         assert await d.run_once() == 1  # URL 1 got it; URL 2 split off
-        parent, part = alerts.deliveries()
+        parent, part = store.outbox.deliveries()
         assert parent.status == "sent"
         assert (part.channel, part.status) == ("team#2", "pending")
         other.start()
@@ -239,11 +234,10 @@ async def test_partly_failed_channel_retries_only_the_missing_url(
 
 async def test_unknown_channel_fails_clearly(store: Store) -> None:
     clock = FakeClock(T0)
-    alerts = AlertStore(store)
-    alerts.save(make_alert(), deliveries_for("gone"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("gone"), now=T0)
     d = deliverer(store, clock, Channel(name="hook", urls=[f"json://127.0.0.1:{free_port()}"]))
     assert await d.run_once() == 0
-    (row,) = alerts.deliveries()
+    (row,) = store.outbox.deliveries()
     assert row.status == "pending"
     assert row.last_error is not None
     assert "channel 'gone' is not configured" in row.last_error
@@ -266,13 +260,12 @@ class RecordingSender:
 async def test_run_forever_wakes_when_notified(store: Store) -> None:
     """With an hour of idle wait, a notify() right after saving sends at once."""
     sender = RecordingSender()
-    alerts = AlertStore(store)
     channel = Channel(name="hook", urls=["json://127.0.0.1:9/x"])
-    d = Deliverer(alerts, [channel], clock=FakeClock(T0), sender=sender)
+    d = Deliverer(store.outbox, [channel], clock=FakeClock(T0), sender=sender)
     stop = asyncio.Event()
     task = asyncio.create_task(d.run_forever(stop, idle=3600))
     await asyncio.sleep(0)  # let the first (empty) round start
-    alerts.save(make_alert(), deliveries_for("hook"), now=T0)
+    store.alerts.save(make_alert(), deliveries_for("hook"), now=T0)
     d.notify()
     await asyncio.wait_for(sender.event.wait(), timeout=10)
     stop.set()

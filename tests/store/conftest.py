@@ -1,4 +1,4 @@
-"""Store fixtures: an upgraded `Store` on each database, and a mention factory."""
+"""Store fixtures: an upgraded `Store` on each database, its outbox, and a mention factory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from store_helpers import MakeMention, make_mention
 
 from tocsin.store import Store
+from tocsin.store.outbox import Outbox
 
 
 @pytest.fixture
@@ -18,6 +19,11 @@ def store(database_url: str) -> Iterator[Store]:
         yield db
     finally:
         db.close()
+
+
+@pytest.fixture
+def outbox(store: Store) -> Outbox:
+    return Outbox(store)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared helpers of the store tests: a fixed time and a mention factory."""
+"""Shared helpers of the store tests: a fixed time, a mention factory and a delivery
+factory."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tocsin.mention import Author, Mention, Metrics
+from tocsin.store.outbox import NewDelivery
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -35,3 +37,17 @@ def make_mention(
     }
     values.update(fields)
     return Mention(**values)
+
+
+def make_delivery(key: str = "d1", channel: str = "ops", **fields: Any) -> NewDelivery:
+    """A message to `channel` for alice, expiring a day after T0; keyword fields override."""
+    values: dict[str, Any] = {
+        "channel": channel,
+        "recipient": "alice",
+        "title": "t",
+        "body": "b",
+        "key": key,
+        "expires_at": T0 + timedelta(hours=24),
+    }
+    values.update(fields)
+    return NewDelivery(**values)

@@ -51,7 +51,7 @@ def test_admins_send_a_test_message_through_the_outbox(env: Env) -> None:
     sent = env.client.post("/settings/channels/ops/test", headers=env.as_("ada"))
     assert sent.status_code == 303
     assert sent.headers["location"] == "/settings?sent=ops"
-    [delivery] = env.store.alerts.deliveries()
+    [delivery] = env.store.outbox.deliveries()
     assert (delivery.channel, delivery.status) == ("ops", "pending")
     assert "sent by Ada" in delivery.body
     assert [row.action for row in env.audit()] == ["channel.test"]

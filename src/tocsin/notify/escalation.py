@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tocsin.notify.oncall import on_call
-from tocsin.store.alerts import PAGE_KEY_PREFIX
+from tocsin.store.outbox import PAGE_KEY_PREFIX
 
 if TYPE_CHECKING:
     from tocsin.config import Settings

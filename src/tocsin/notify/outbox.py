@@ -26,7 +26,7 @@ from typing import Protocol
 from tocsin.clock import Clock, SystemClock
 from tocsin.confignotify import Channel
 from tocsin.notify.channels import DEFAULT_TIMEOUT, SendResult, send
-from tocsin.store.alerts import AlertStore, Delivery, NewDelivery
+from tocsin.store.outbox import Delivery, NewDelivery, Outbox
 
 __all__ = [
     "BACKOFF_BASE",
@@ -87,7 +87,7 @@ class Deliverer:
 
     def __init__(
         self,
-        alerts: AlertStore,
+        outbox: Outbox,
         channels: Mapping[str, Channel] | Iterable[Channel],
         *,
         clock: Clock | None = None,
@@ -97,7 +97,7 @@ class Deliverer:
         concurrency: int = 8,
         rng: random.Random | None = None,
     ) -> None:
-        self.alerts = alerts
+        self.outbox = outbox
         self.channels: dict[str, Channel] = (
             dict(channels) if isinstance(channels, Mapping) else {c.name: c for c in channels}
         )
@@ -118,11 +118,11 @@ class Deliverer:
         """One round: expire, claim what is due, send it, record each outcome. Returns how
         many deliveries were sent."""
         now = self.clock.now()
-        expired = await asyncio.to_thread(self.alerts.expire, now)
+        expired = await asyncio.to_thread(self.outbox.expire, now)
         if expired:
             log.warning("%d alert message(s) expired unsent (see `tocsin alerts`)", expired)
         claimed = await asyncio.to_thread(
-            self.alerts.claim_due, now, limit=self.batch, lease_seconds=self.lease_seconds
+            self.outbox.claim_due, now, limit=self.batch, lease_seconds=self.lease_seconds
         )
         self.last_claimed = len(claimed)
         outcomes = await asyncio.gather(*(self._deliver(d) for d in claimed))
@@ -152,7 +152,7 @@ class Deliverer:
     ) -> bool:
         now = self.clock.now()
         if result.ok:
-            await asyncio.to_thread(self.alerts.mark_sent, delivery.id, now)
+            await asyncio.to_thread(self.outbox.mark_sent, delivery.id, now)
             return True
         retry_at = now + timedelta(seconds=backoff(delivery.attempts + 1, self.rng))
         log.warning(
@@ -166,7 +166,7 @@ class Deliverer:
         urls = len(channel.urls) if channel is not None else 0
         partial = only is None and 0 < len(result.failed) < urls
         if channel is None or not partial:
-            await asyncio.to_thread(self.alerts.mark_failed, delivery.id, result.error, retry_at)
+            await asyncio.to_thread(self.outbox.mark_failed, delivery.id, result.error, retry_at)
             return False
         parts = [
             NewDelivery(
@@ -182,7 +182,7 @@ class Deliverer:
             for i in result.failed
         ]
         await asyncio.to_thread(
-            self.alerts.split, delivery.id, parts, now=now, note=f"partly sent: {result.error}"
+            self.outbox.split, delivery.id, parts, now=now, note=f"partly sent: {result.error}"
         )
         return True
 
@@ -202,7 +202,7 @@ class Deliverer:
                 await _first(stop, self._wake, wait)
 
     async def _until_due(self, idle: float) -> float:
-        due: datetime | None = await asyncio.to_thread(self.alerts.next_attempt_at)
+        due: datetime | None = await asyncio.to_thread(self.outbox.next_attempt_at)
         if due is None:
             return idle
         return max(0.0, min(idle, (due - self.clock.now()).total_seconds()))

@@ -1,98 +1,32 @@
-"""`AlertStore`: alerts, their escalation bookkeeping and the deliveries outbox.
+"""`AlertStore`: alerts and their escalation bookkeeping.
 
-Exactly-once, as far as a database can promise it:
-
-- an alert is stored once per `Alert.key` (``INSERT ... ON CONFLICT DO NOTHING``), with the
-  deliveries it causes, in one transaction: a second save of the same key enqueues nothing;
-- a delivery is enqueued once per delivery `key`;
-- a worker *claims* due deliveries (``pending``, or ``sending`` whose lease ran out because
-  the worker holding them died) by moving them to ``sending`` with a lease, in one statement
-  (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two workers never claim the same row; SQLite:
-  inside the single ``BEGIN IMMEDIATE`` writer), then records ``sent`` or ``failed`` (back to
-  ``pending`` with a retry time) — a failure never undoes a ``sent``.
-
-The one gap no outbox closes: a worker that dies after a channel accepted a message but
-before ``mark_sent`` committed leaves the row ``sending``; once its lease expires it is sent
-again. See ``docs/alerting.md``.
+An alert is stored once per `Alert.key` (``INSERT ... ON CONFLICT DO NOTHING``), with the
+deliveries it causes, in one transaction: a second save of the same key enqueues nothing.
+Opening a watched alert, moving an escalation on, and taking an alert (which cancels its
+escalation pages not sent yet) touch the outbox in the same transaction too, through
+`tocsin.store.outbox`'s connection-level functions.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from tocsin.alert import Alert
-from tocsin.redaction import redact_url
+from tocsin.store.outbox import NewDelivery, cancel_pages_in, enqueue_in
 from tocsin.store.rows import clean
-from tocsin.store.tables import alerts, deliveries
+from tocsin.store.tables import alerts
 
 if TYPE_CHECKING:
     from tocsin.store.store import Store
 
-__all__ = [
-    "DELIVERY_STATUSES",
-    "PAGE_KEY_PREFIX",
-    "AlertStore",
-    "Deliveries",
-    "Delivery",
-    "DueEscalation",
-    "NewDelivery",
-]
-
-DELIVERY_STATUSES = ("pending", "sending", "sent", "expired", "cancelled")
-PAGE_KEY_PREFIX = "esc:"
-"""How the keys of escalation pages begin: those not sent yet are cancelled when someone
-acknowledges or resolves their alert."""
-"""``pending`` (waiting for its next attempt), ``sending`` (claimed by a worker until its
-lease ends), ``sent``, ``expired`` (not delivered before `expires_at`)."""
-
-_ERROR_LIMIT = 1000
-_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    """A message to enqueue: `title` and `body` (markdown) to the channel named `channel`
-    (``"name"`` for all its URLs, ``"name#N"`` for its N-th URL only) for `recipient` (a
-    person, an on-call name or the channel itself). `key` makes enqueueing idempotent.
-    `alert_id` is filled by `AlertStore.save`; `not_before` delays the first attempt."""
-
-    channel: str
-    recipient: str
-    title: str
-    body: str
-    key: str
-    expires_at: datetime
-    alert_id: int | None = None
-    not_before: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A stored delivery (a row of the outbox)."""
-
-    id: int
-    alert_id: int | None
-    key: str
-    channel: str
-    recipient: str
-    title: str
-    body: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    created_at: datetime
-    expires_at: datetime
-    sent_at: datetime | None = None
-    last_error: str | None = None
+__all__ = ["AlertStore", "Deliveries", "DueEscalation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +42,6 @@ class DueEscalation:
 Deliveries = Sequence[NewDelivery] | Callable[[Alert], Sequence[NewDelivery]]
 """Deliveries to enqueue with an alert: a list, or a function of the stored alert (its `id`
 is known then, for links in the message) returning the list."""
-
-
-def clean_error(error: str) -> str:
-    """`error` safe to store and show: one line, passwords out of URLs, at most 1000 chars."""
-    text = _CONTROL.sub(" ", clean(error)).replace("\n", " ")
-    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
-    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 1] + "…"
 
 
 def _alert_row(alert: Alert, now: datetime) -> dict[str, Any]:
@@ -174,28 +101,9 @@ def _row_alert(row: Any) -> Alert:
     )
 
 
-def _row_delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=int(row.id),
-        alert_id=None if row.alert_id is None else int(row.alert_id),
-        key=row.key,
-        channel=row.channel,
-        recipient=row.recipient,
-        title=row.title,
-        body=row.body,
-        status=row.status,
-        attempts=int(row.attempts),
-        next_attempt_at=row.next_attempt_at,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        sent_at=row.sent_at,
-        last_error=row.last_error,
-    )
-
-
 class AlertStore:
-    """Alerts and the outbox on a `Store`'s database (sync; call through
-    `asyncio.to_thread` from async code)."""
+    """Alerts on a `Store`'s database (sync; call through `asyncio.to_thread` from async
+    code); their deliveries go to `tocsin.store.outbox`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -231,7 +139,9 @@ class AlertStore:
                 existing = conn.execute(sa.select(alerts).where(alerts.c.key == row["key"]))
                 return _row_alert(existing.one()), False
             stored = replace(alert, id=int(new_id))
-            self._enqueue(conn, _resolve(deliveries, stored), now, alert_id=stored.id)
+            enqueue_in(
+                conn, self.store._insert, _resolve(deliveries, stored), now, alert_id=stored.id
+            )
         return stored, True
 
     def open_watching(
@@ -268,7 +178,9 @@ class AlertStore:
             if row is None:
                 return None
             opened = _row_alert(row)
-            self._enqueue(conn, _resolve(deliveries, opened), now, alert_id=opened.id)
+            enqueue_in(
+                conn, self.store._insert, _resolve(deliveries, opened), now, alert_id=opened.id
+            )
         return opened
 
     def get(self, alert_id: int) -> Alert | None:
@@ -336,22 +248,12 @@ class AlertStore:
         """Apply `values` if the alert's state is `allowed`; return the alert as it is."""
         t = alerts
         stmt = sa.update(t).where(t.c.id == alert_id, allowed).values(values).returning(*t.c)
-        d = deliveries
-        unsent_pages = (
-            sa.update(d)
-            .where(
-                d.c.alert_id == alert_id,
-                d.c.status == "pending",
-                d.c.key.startswith(PAGE_KEY_PREFIX),
-            )
-            .values(status="cancelled")
-        )
         with self.store._write() as conn, conn.begin():
             row = conn.execute(stmt).first()
             if row is None:  # unknown, or already in that state: read it back unchanged
                 row = conn.execute(sa.select(t).where(t.c.id == alert_id)).first()
             else:  # someone has it: escalation pages not sent yet would only wake others
-                conn.execute(unsent_pages)
+                cancel_pages_in(conn, alert_id)
         return None if row is None else _row_alert(row)
 
     # -- escalation ------------------------------------------------------------------------
@@ -384,7 +286,7 @@ class AlertStore:
             if conn.execute(stmt).rowcount == 0:
                 return False
             if deliveries and now is not None:
-                self._enqueue(conn, deliveries, now, alert_id=alert_id)
+                enqueue_in(conn, self.store._insert, deliveries, now, alert_id=alert_id)
         return True
 
     def due_escalations(self, now: datetime, limit: int = 100) -> builtins.list[DueEscalation]:
@@ -407,180 +309,6 @@ class AlertStore:
                 )
                 for r in conn.execute(query)
             ]
-
-    # -- outbox ----------------------------------------------------------------------------
-
-    def enqueue(self, new: Sequence[NewDelivery], *, now: datetime) -> int:
-        """Add deliveries (those whose `key` is already queued are skipped); return how many
-        were added."""
-        with self.store._write() as conn, conn.begin():
-            return self._enqueue(conn, new, now)
-
-    def _enqueue(
-        self,
-        conn: sa.Connection,
-        new: Sequence[NewDelivery],
-        now: datetime,
-        *,
-        alert_id: int | None = None,
-    ) -> int:
-        added = 0
-        for d in new:  # one by one: RETURNING tells which keys were new
-            row = {
-                "alert_id": d.alert_id if d.alert_id is not None else alert_id,
-                "key": clean(d.key),
-                "channel": clean(d.channel),
-                "recipient": clean(d.recipient),
-                "title": clean(d.title),
-                "body": clean(d.body),
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": d.not_before or now,
-                "created_at": now,
-                "expires_at": d.expires_at,
-            }
-            stmt = (
-                self.store._insert(deliveries)
-                .values(**row)
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(deliveries.c.id)
-            )
-            added += conn.scalar(stmt) is not None
-        return added
-
-    def claim_due(
-        self, now: datetime, *, limit: int = 20, lease_seconds: float = 120.0
-    ) -> builtins.list[Delivery]:
-        """Claim up to `limit` due deliveries for sending: ``pending`` ones whose attempt is
-        due and ``sending`` ones whose lease ran out (their worker died), not expired; they
-        become ``sending`` until ``now + lease_seconds``. Two workers never get the same row:
-        PostgreSQL skips rows another transaction has locked, SQLite has a single writer."""
-        t = deliveries
-        due = (
-            sa.select(t.c.id)
-            .where(
-                t.c.status.in_(["pending", "sending"]),
-                t.c.next_attempt_at <= now,
-                t.c.expires_at > now,
-            )
-            .order_by(t.c.next_attempt_at, t.c.id)
-            .limit(limit)
-        )
-        if self.store.dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        lease_end = now + timedelta(seconds=lease_seconds)
-        stmt = (
-            sa.update(t)
-            .where(t.c.id.in_(due.scalar_subquery()))
-            .values(status="sending", next_attempt_at=lease_end)
-            .returning(*t.c)
-        )
-        with self.store._write() as conn, conn.begin():
-            rows = conn.execute(stmt).all()
-        return sorted((_row_delivery(r) for r in rows), key=lambda d: (d.created_at, d.id))
-
-    def mark_sent(self, delivery_id: int, now: datetime) -> bool:
-        """Record that the delivery reached its channel (also when it expired or its lease
-        ran out meanwhile: what happened is what is recorded). False if already sent."""
-        t = deliveries
-        stmt = (
-            sa.update(t)
-            .where(t.c.id == delivery_id, t.c.status != "sent")
-            .values(status="sent", sent_at=now, attempts=t.c.attempts + 1, last_error=None)
-        )
-        with self.store._write() as conn, conn.begin():
-            return bool(conn.execute(stmt).rowcount)
-
-    def mark_failed(self, delivery_id: int, error: str, retry_at: datetime) -> bool:
-        """Record a failed attempt: back to ``pending`` until `retry_at`, `attempts` + 1, the
-        error kept (cleaned, URL passwords hidden). Only a ``sending`` row changes, so a late
-        failure never undoes another worker's success; False when nothing changed."""
-        t = deliveries
-        stmt = (
-            sa.update(t)
-            .where(t.c.id == delivery_id, t.c.status == "sending")
-            .values(
-                status="pending",
-                next_attempt_at=retry_at,
-                attempts=t.c.attempts + 1,
-                last_error=clean_error(error),
-            )
-        )
-        with self.store._write() as conn, conn.begin():
-            return bool(conn.execute(stmt).rowcount)
-
-    def split(
-        self,
-        delivery_id: int,
-        parts: Sequence[NewDelivery],
-        *,
-        now: datetime,
-        note: str,
-    ) -> None:
-        """A delivery that reached some of its channel's URLs: mark it sent (with `note`) and
-        enqueue `parts` (one per URL still to reach, ``channel = "name#N"``) in one
-        transaction, so the URLs that got it are never sent it again."""
-        t = deliveries
-        with self.store._write() as conn, conn.begin():
-            row = conn.execute(sa.select(t.c.attempts).where(t.c.id == delivery_id)).first()
-            if row is None:
-                return
-            conn.execute(
-                sa.update(t)
-                .where(t.c.id == delivery_id)
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    attempts=t.c.attempts + 1,
-                    last_error=clean_error(note),
-                )
-            )
-            self._enqueue(conn, parts, now)
-            keys = [clean(p.key) for p in parts]
-            conn.execute(
-                sa.update(t)
-                .where(t.c.key.in_(keys), t.c.status == "pending", t.c.attempts == 0)
-                .values(attempts=int(row.attempts) + 1, last_error=clean_error(note))
-            )
-
-    def expire(self, now: datetime) -> int:
-        """Give up on deliveries not sent by their `expires_at`: ``expired``; return how
-        many."""
-        t = deliveries
-        stmt = (
-            sa.update(t)
-            .where(t.c.status.in_(["pending", "sending"]), t.c.expires_at <= now)
-            .values(status="expired")
-        )
-        with self.store._write() as conn, conn.begin():
-            return int(conn.execute(stmt).rowcount)
-
-    def next_attempt_at(self) -> datetime | None:
-        """When the earliest pending (or leased) delivery is next due, or None."""
-        t = deliveries
-        query = sa.select(sa.func.min(t.c.next_attempt_at)).where(
-            t.c.status.in_(["pending", "sending"])
-        )
-        with self.store.engine.connect() as conn:
-            value: datetime | None = conn.scalar(query)
-        return value
-
-    def deliveries(
-        self,
-        *,
-        alert_id: int | None = None,
-        status: str | None = None,
-        limit: int = 1000,
-    ) -> builtins.list[Delivery]:
-        """Stored deliveries, oldest first, filtered by alert and status."""
-        t = deliveries
-        query = sa.select(t).order_by(t.c.id).limit(limit)
-        if alert_id is not None:
-            query = query.where(t.c.alert_id == alert_id)
-        if status is not None:
-            query = query.where(t.c.status == status)
-        with self.store.engine.connect() as conn:
-            return [_row_delivery(row) for row in conn.execute(query)]
 
 
 def _resolve(new: Deliveries, alert: Alert) -> Sequence[NewDelivery]:

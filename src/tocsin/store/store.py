@@ -32,6 +32,7 @@ from tocsin.store import search as search_sql
 from tocsin.store import signals as signals_sql
 from tocsin.store.alerts import AlertStore
 from tocsin.store.database import WRITE, connect, run_migrations
+from tocsin.store.outbox import Outbox
 from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
 from tocsin.store.tables import (
     FTS_TABLE,
@@ -134,8 +135,13 @@ class Store:
 
     @property
     def alerts(self) -> AlertStore:
-        """Alerts and the deliveries outbox (see `tocsin.store.alerts`)."""
+        """Alerts and their escalation state (see `tocsin.store.alerts`)."""
         return AlertStore(self)
+
+    @property
+    def outbox(self) -> Outbox:
+        """The deliveries outbox: every message to send (see `tocsin.store.outbox`)."""
+        return Outbox(self)
 
     def _write(self) -> sa.Connection:
         return self.engine.connect().execution_options(**WRITE)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tocsin.mention import Mention
 from tocsin.query import QueryError, parse
-from tocsin.store.alerts import NewDelivery
+from tocsin.store.outbox import NewDelivery
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.i18n import layered, words
@@ -132,7 +132,7 @@ async def send_test(request: Request, name: str, user: User = _ADMIN) -> Respons
         key=f"test:{name}:{now.isoformat()}",
         expires_at=now + timedelta(hours=1),
     )
-    await asyncio.to_thread(state.store.alerts.enqueue, [delivery], now=now)
+    await asyncio.to_thread(state.store.outbox.enqueue, [delivery], now=now)
     after = {"channel": name, "title": delivery.title}
     await audit.record_request(request, "channel.test", f"channel:{name}", None, after)
     return RedirectResponse(f"/settings?sent={name}", status_code=303)
