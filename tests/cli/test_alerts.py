@@ -66,3 +66,23 @@ def test_ack_then_resolve(workspace: Path) -> None:
     assert "no alert 999" in missing.stderr
     bad = runner.invoke(app, ["alerts", "--state", "opn", "-w", str(workspace)])
     assert bad.exit_code == EXIT_USAGE
+
+
+def test_alerts_tell_how_their_messages_stand(workspace: Path) -> None:
+    from datetime import timedelta
+
+    from tocsin.store.outbox import NewDelivery
+
+    store = Store.open(f"sqlite:///{workspace / 'tocsin.db'}")
+    [first] = [a for a in store.alerts.list(states=["open"]) if a.id is not None]
+    expires = T0 + timedelta(minutes=1)
+    store.outbox.enqueue(
+        [NewDelivery("ops", "carol", "t", "b", "esc:[1]", expires, alert_id=first.id)], now=T0
+    )
+    store.outbox.expire(T0 + timedelta(minutes=2))
+    store.close()
+    result = runner.invoke(app, ["alerts", "-w", str(workspace), "--json"])
+    rows = {r["id"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows[first.id]["messages"] == {"expired": 1}
+    table = runner.invoke(app, ["alerts", "-w", str(workspace)], env={"COLUMNS": "200"})
+    assert "1 expired" in table.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,35 @@ def test_acknowledge_and_resolve_are_audited(env: Env) -> None:
 def test_unknown_alert(env: Env) -> None:
     assert env.client.get("/alerts/999", headers=env.as_("vera")).status_code == 404
     assert env.client.post("/alerts/999/ack", headers=env.as_("rita")).status_code == 404
+
+
+def test_an_alert_shows_how_its_messages_stand(env: Env) -> None:
+    """A page that never reached its person must be visible: expired and retrying messages
+    are flagged on the list and detailed on the alert's page, channel errors as text."""
+    from tocsin.store.outbox import NewDelivery
+
+    alert_id = _alert(env.store)
+    later = T0 + timedelta(hours=1)
+
+    def message(key: str, recipient: str, expires: datetime) -> NewDelivery:
+        return NewDelivery("ops", recipient, "t", "b", key, expires, alert_id=alert_id)
+
+    outbox = env.store.outbox
+    outbox.enqueue(
+        [
+            message("rule:ops", "ops", later),
+            message("esc:[1]", "carol", T0 + timedelta(seconds=30)),
+        ],
+        now=T0,
+    )
+    sent, failing = outbox.claim_due(T0, limit=2)
+    outbox.mark_sent(sent.id, T0)
+    outbox.mark_failed(failing.id, "HTTP 503 <b>down</b>", later)
+    outbox.expire(T0 + timedelta(minutes=1))
+    page = env.client.get("/alerts", headers=env.as_("vera"))
+    assert "1 sent · 1 never delivered (expired)" in page.text
+    assert 'class="messages undelivered"' in page.text
+    detail = env.client.get(f"/alerts/{alert_id}", headers=env.as_("vera"))
+    assert "carol" in detail.text
+    assert "HTTP 503 &lt;b&gt;down&lt;/b&gt;" in detail.text
+    assert '<details class="deliveries" open>' in detail.text

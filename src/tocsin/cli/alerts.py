@@ -29,7 +29,7 @@ def _who(by: str | None) -> str:
         return "cli"
 
 
-def _as_json(alert: Alert) -> dict[str, object]:
+def _as_json(alert: Alert, messages: dict[str, int]) -> dict[str, object]:
     return {
         "id": alert.id,
         "state": alert.state,
@@ -44,7 +44,22 @@ def _as_json(alert: Alert) -> dict[str, object]:
         "created_at": alert.created_at.isoformat(),
         "acknowledged_by": alert.acknowledged_by,
         "resolved_by": alert.resolved_by,
+        "messages": messages,
     }
+
+
+def _messages(counts: dict[str, int]) -> Text:
+    """``2 sent, 1 expired``: how an alert's messages stand, problems in red."""
+    order = ("sent", "sending", "queued", "retrying", "expired", "cancelled")
+    text = Text()
+    for state in (s for s in order if counts.get(s)):
+        if text:
+            text.append(", ")
+        text.append(f"{counts[state]} {state}", style="bold red" if state in _BAD else "")
+    return text
+
+
+_BAD = ("retrying", "expired")
 
 
 @app.command("alerts")
@@ -66,17 +81,19 @@ def alerts_command(
         store = _open(settings, folder)
         try:
             found = store.alerts.list(states=states, limit=limit)
+            progress = store.outbox.progress([a.id for a in found if a.id is not None])
         finally:
             store.close()
     if as_json:
         for alert in found:
-            sys.stdout.write(json.dumps(_as_json(alert), ensure_ascii=False) + "\n")
+            line = _as_json(alert, progress.get(alert.id or 0, {}))
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return
-    table = Table(
-        Column("id", justify="right"), "state", "sev", "when", "title", "why", Column("by")
-    )
+    columns: list[Column | str] = [Column("id", justify="right"), "state", "sev", "when"]
+    columns += ["title", "why", "by", *(["messages"] if progress else [])]
+    table = Table(*columns)
     for a in found:
-        table.add_row(
+        cells = [
             Text(str(a.id)),
             Text(a.state, style=_STYLE.get(a.state, "")),
             Text(str(a.severity)),
@@ -84,7 +101,10 @@ def alerts_command(
             Text(a.title),
             Text("; ".join(a.reasons[:2])),
             Text(a.acknowledged_by or ""),
-        )
+        ]
+        if progress:  # a column only when some alert has messages
+            cells.append(_messages(progress.get(a.id or 0, {})))
+        table.add_row(*cells)
     out.print(table if found else "no alerts")
 
 

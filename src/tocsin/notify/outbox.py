@@ -120,7 +120,11 @@ class Deliverer:
         now = self.clock.now()
         expired = await asyncio.to_thread(self.outbox.expire, now)
         if expired:
-            log.warning("%d alert message(s) expired unsent (see `tocsin alerts`)", expired)
+            log.warning(
+                "%d alert message(s) expired unsent: `tocsin alerts` and the alerts' pages "
+                "show which",
+                expired,
+            )
         claimed = await asyncio.to_thread(
             self.outbox.claim_due, now, limit=self.batch, lease_seconds=self.lease_seconds
         )

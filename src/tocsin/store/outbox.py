@@ -300,6 +300,28 @@ class Outbox:
             value: datetime | None = conn.scalar(query)
         return value
 
+    def progress(self, alert_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """How the messages of each alert stand: ``{alert_id: {state: count}}``, the states
+        being the delivery statuses with ``pending`` split into ``queued`` (not tried yet)
+        and ``retrying`` (a channel refused it at least once)."""
+        t = deliveries
+        state = sa.case(
+            (sa.and_(t.c.status == "pending", t.c.attempts > 0), "retrying"),
+            (t.c.status == "pending", "queued"),
+            else_=t.c.status,
+        ).label("state")
+        found: dict[int, dict[str, int]] = {}
+        with self.store.engine.connect() as conn:
+            for chunk in (alert_ids[i : i + 500] for i in range(0, len(alert_ids), 500)):
+                query = (
+                    sa.select(t.c.alert_id, state, sa.func.count())
+                    .where(t.c.alert_id.in_(chunk))
+                    .group_by(t.c.alert_id, state)
+                )
+                for alert_id, name, count in conn.execute(query):
+                    found.setdefault(int(alert_id), {})[str(name)] = int(count)
+        return found
+
     def deliveries(
         self,
         *,

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tocsin.alert import Alert
 from tocsin.config import Settings
 from tocsin.notify.oncall import describe
+from tocsin.store.outbox import Delivery
 from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
@@ -66,6 +67,15 @@ def alert_view(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _count(messages: list[Delivery]) -> dict[str, int]:
+    """`Outbox.progress` of one alert, from its messages already read."""
+    found: dict[str, int] = {}
+    for m in messages:
+        state = ("retrying" if m.attempts else "queued") if m.status == "pending" else m.status
+        found[state] = found.get(state, 0) + 1
+    return found
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -86,9 +96,12 @@ async def alerts_page(
     alerts = await asyncio.to_thread(
         lambda: store.alerts.list(states=VIEWS[view], limit=LIST_LIMIT)
     )
+    ids = [a.id for a in alerts if a.id is not None]
+    progress = await asyncio.to_thread(store.outbox.progress, ids)
     now = request.app.state.clock.now()
     context = {
         "alerts": alerts,
+        "progress": progress,
         "view": view,
         "views": list(VIEWS),
         "oncall": on_call_now(request.app.state.settings, now, _language(request)),
@@ -105,11 +118,16 @@ async def alert_page(
     done: str | None = None,
     user: User = _VIEWER,
 ) -> HTMLResponse:
-    """One alert: its reasons, state, and the buttons to acknowledge or resolve it."""
-    alert = await asyncio.to_thread(request.app.state.store.alerts.get, alert_id)
+    """One alert: its reasons, state, the buttons to acknowledge or resolve it, and each of
+    its messages: where it went, whether it was delivered, the channel's last error."""
+    store = request.app.state.store
+    alert = await asyncio.to_thread(store.alerts.get, alert_id)
+    messages = await asyncio.to_thread(lambda: store.outbox.deliveries(alert_id=alert_id))
     now = request.app.state.clock.now()
     context = {
         "alert": alert,
+        "messages": messages,
+        "progress": {alert_id: _count(messages)} if messages else {},
         "oncall": on_call_now(request.app.state.settings, now, _language(request)),
         "can_act": user.can("responder"),
         "notice": f"done_{done}_page" if done in ("ack", "resolve") else None,
