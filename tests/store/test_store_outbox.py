@@ -125,3 +125,35 @@ def test_two_workers_never_claim_the_same_row(database_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_progress_counts_each_alert_s_messages_by_state(store: Store, outbox: Outbox) -> None:
+    from tocsin.alert import Alert
+
+    ids = []
+    for n in (1, 2):
+        alert = Alert(
+            key=f"k{n}", rule="r", kind="negative_mention", subject="s", title="t", created_at=T0
+        )
+        saved, _ = store.alerts.save(alert, [], now=T0)
+        assert saved.id is not None
+        ids.append(saved.id)
+    first, second = ids
+    outbox.enqueue(
+        [
+            make_delivery("a", alert_id=first),
+            make_delivery("b", alert_id=first),
+            make_delivery("c", alert_id=first, expires_at=T0 + timedelta(minutes=1)),
+            make_delivery("d", alert_id=second, not_before=T0 + HOUR),
+        ],
+        now=T0,
+    )
+    sent, failed = outbox.claim_due(T0, limit=2)
+    outbox.mark_sent(sent.id, T0)
+    outbox.mark_failed(failed.id, "HTTP 503", T0 + HOUR)
+    outbox.expire(T0 + timedelta(minutes=2))
+    assert outbox.progress(ids) == {
+        first: {"sent": 1, "retrying": 1, "expired": 1},
+        second: {"queued": 1},
+    }
+    assert outbox.progress([]) == {}
