@@ -288,3 +288,57 @@ def test_an_override_puts_someone_on_call_for_a_while(env: Env) -> None:
     assert (override.person, override.start.day, override.end.day) == ("bob", 24, 26)
     form = env.client.get("/settings/oncall/comms/edit", headers=env.as_("ada"))
     assert "bob 2026-12-24T18:00 2026-12-26T09:00" in form.text
+
+
+def test_an_admin_writes_an_escalation_chain_and_an_alert_rule_that_uses_it(env: Env) -> None:
+    unordered = env.client.post(
+        "/settings/escalations",
+        data={"version": _version(env), "name": "night", "steps": "person:alice 30\nchannel:ops"},
+        headers=env.as_("ada"),
+    )
+    assert unordered.status_code == 400
+    assert "steps must be in time order" in unescape(unordered.text)
+    chain = env.client.post(
+        "/settings/escalations",
+        data={"version": _version(env), "name": "night", "steps": "oncall:comms\nperson:alice 10"},
+        headers=env.as_("ada"),
+    )
+    assert chain.status_code == 303, unescape(chain.text)
+    rule = env.client.post(
+        "/settings/alerts",
+        data={
+            "version": _version(env),
+            "name": "negative",
+            "when": "negative_mention",
+            "watches": ["brand"],
+            "channels": ["ops"],
+            "escalation": "night",
+            "min_priority": "55",
+            "enabled": "on",
+        },
+        headers=env.as_("ada"),
+    )
+    assert rule.status_code == 303, unescape(rule.text)
+    settings = load_settings(_config(env).workspace, env={})
+    [escalation] = settings.escalations
+    assert [(s.notify, s.after_minutes) for s in escalation.steps] == [
+        ("oncall:comms", 0),
+        ("person:alice", 10),
+    ]
+    [alert_rule] = settings.alerts
+    assert (alert_rule.when, alert_rule.escalation, alert_rule.min_priority) == (
+        "negative_mention",
+        "night",
+        55.0,
+    )
+    form = env.client.get("/settings/escalations/night/edit", headers=env.as_("ada"))
+    assert "oncall:comms\nperson:alice 10\n" in unescape(form.text)
+    page = env.client.get("/settings", headers=env.as_("ada"))
+    assert "/settings/alerts/negative/edit" in page.text
+    in_use = env.client.post(
+        "/settings/escalations/night/delete",
+        data={"version": _version(env)},
+        headers=env.as_("ada"),
+    )
+    assert in_use.status_code == 400  # the rule names it
+    assert env.client.get("/settings/alerts/new", headers=env.as_("lea")).status_code == 403

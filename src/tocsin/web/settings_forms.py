@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
+from tocsin.alert import ALERT_KINDS
 from tocsin.config import TAGS, Settings
 from tocsin.redaction import is_secret_key
 
@@ -35,7 +36,7 @@ FieldKind = Literal[
     "secret",
     "choice",
     "choices",
-    "overrides",
+    "rows",
 ]
 FIELD_KINDS: tuple[str, ...] = typing.get_args(FieldKind)
 _SPLIT = re.compile(r"[\n,]+")
@@ -51,6 +52,8 @@ class Field:
     required: bool = False
     hint: str = ""  # shown under the field (the default, an example)
     default: Any = None  # what applies when the key is not written
+    columns: tuple[str, ...] = ()  # "rows": the keys of each line's tables, in order
+    required_columns: int = 0  # "rows": how many of them each line must give
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +106,49 @@ def _oncall_fields(settings: Settings, entry: Mapping[str, Any] | None) -> list[
         Field("timezone", hint="IANA name, e.g. Europe/Paris; empty: the organisation's"),
         Field(
             "overrides",
-            "overrides",
+            "rows",
             hint="who covers for whom, one per line: person start end, "
             "e.g. alice 2026-12-24T18:00 2026-12-26T09:00",
+            columns=("person", "start", "end"),
+            required_columns=3,
         ),
+    ]
+
+
+def _escalation_fields(settings: Settings, entry: Mapping[str, Any] | None) -> list[Field]:
+    return [
+        Field(
+            "steps",
+            "rows",
+            required=True,
+            hint="one per line: whom (oncall:NAME, person:NAME or channel:NAME), then after "
+            "how many unacknowledged minutes (0 if left out), e.g. person:alice 10",
+            columns=("notify", "after_minutes"),
+            required_columns=1,
+        ),
+    ]
+
+
+def _alert_fields(settings: Settings, entry: Mapping[str, Any] | None) -> list[Field]:
+    names = {
+        "watches": tuple(w.name for w in settings.watches),
+        "channels": tuple(c.name for c in settings.channels),
+        "escalations": ("", *(e.name for e in settings.escalations)),
+    }
+    return [
+        Field("when", "choice", choices=ALERT_KINDS, required=True),
+        Field("watches", "choices", choices=names["watches"], hint="none: every watch"),
+        Field("channels", "choices", choices=names["channels"]),
+        Field("escalation", "choice", choices=names["escalations"]),
+        Field("severity", "int", hint="1 (low) to 4 (critical); default 3"),
+        Field("min_priority", "number", hint="negative_mention: default 40 (0-100)"),
+        Field("growth_per_hour", "number", hint="story_growth: mentions per hour, default 20"),
+        Field("min_level", "int", hint="crisis_level: 1 to 4, default 3"),
+        Field("reasons", "lines", hint="urgent: which urgent reasons (all if empty)"),
+        Field("throttle_minutes", "int", hint="at most one alert per key this often; 60"),
+        Field("quiet_hours", hint="e.g. 22:00-07:00: only severity ≥ quiet_min_severity pages"),
+        Field("quiet_min_severity", "int", hint="default 4"),
+        Field("enabled", "bool", default=True),
     ]
 
 
@@ -157,6 +199,8 @@ SECTIONS: Mapping[str, Section] = {
         Section("channels", "admin", _channel_fields),
         Section("people", "admin", _person_fields),
         Section("oncall", "admin", _oncall_fields),
+        Section("escalations", "admin", _escalation_fields),
+        Section("alerts", "admin", _alert_fields),
     )
 }
 
@@ -199,14 +243,18 @@ def _parse(
             if field.kind == "secret" and not items:
                 continue  # keep what is set
             values[field.key] = items or None
-        elif field.kind == "overrides":
+        elif field.kind == "rows":
             rows = [line.split() for line in "\n".join(given).splitlines() if line.strip()]
-            bad = [" ".join(row) for row in rows if len(row) != 3]
+            fits = range(field.required_columns, len(field.columns) + 1)
+            bad = [" ".join(row) for row in rows if len(row) not in fits]
             if bad:
-                errors[field.key] = f"write person start end on each line, not: {bad[0]!r}"
-            keys = ("person", "start", "end")
-            values[field.key] = [dict(zip(keys, row, strict=True)) for row in rows if len(row) == 3]
-            values[field.key] = values[field.key] or None
+                errors[field.key] = f"write {' '.join(field.columns)} on each line, not: {bad[0]!r}"
+            tables = [
+                {c: int(v) if v.isdigit() else v for c, v in zip(field.columns, row, strict=False)}
+                for row in rows
+                if len(row) in fits
+            ]
+            values[field.key] = tables or None
         elif field.kind in ("int", "number"):
             if not first:
                 values[field.key] = None

@@ -68,6 +68,8 @@ async def settings_page(
         "channels": settings.channels if is_admin else [],
         "people": settings.people if is_admin else [],
         "schedules": settings.oncall if is_admin else [],
+        "escalations": settings.escalations if is_admin else [],
+        "rules": settings.alerts if is_admin else [],
         "is_admin": is_admin,
         "writable": state.config is not None,
         "oncall": on_call_now(settings, now, language_of_app(request)),
