@@ -243,3 +243,26 @@ async def test_each_minute_reads_only_the_buckets_not_judged_yet(
     first, second = reads
     assert first[1] - first[0] == timedelta(hours=24)
     assert second == (first[1], first[1] + BUCKET)
+
+
+async def test_an_alert_taken_while_its_next_step_falls_due_pages_nobody(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(T0)
+    alerting, sent = _alerting(_settings(), store, tmp_path, clock)
+    store.save_batch("x", [_mention("1", 70.0)], now=T0)
+    [alert] = await alerting.handle_mentions([_mention("1", 70.0)])
+    assert alert.id is not None
+    await alerting.deliverer.run_once()
+    clock.advance(10 * 60)
+    read = alerting.alerts.due_escalations
+
+    def racing(now: datetime, limit: int = 100) -> Any:
+        found = read(now, limit)
+        store.alerts.acknowledge(alert.id or 0, "alice", now=now)  # taken meanwhile
+        return found
+
+    monkeypatch.setattr(alerting.alerts, "due_escalations", racing)
+    assert await alerting.escalate() == 0
+    await alerting.deliverer.run_once()
+    assert sent.to("alice-sms") == []

@@ -283,15 +283,17 @@ class Alerting:
             start = chain_start(escalation, due.step, due.next_at, due.alert.created_at)
             chain = plan(escalation, start, due.alert.state != "open", due.step, now)
             new = self._step_deliveries(due.alert, escalation.steps, chain.due, _Context(), now)
-            if new:
-                queued += await asyncio.to_thread(self.outbox.enqueue, new, now=now)
-            await asyncio.to_thread(
+            # One transaction: an alert acknowledged since it was read pages nobody.
+            added = await asyncio.to_thread(
                 self.alerts.set_escalation,
                 due.alert.id,
                 escalation.name,
                 chain.step_done(due.step),
                 chain.next_at,
+                deliveries=new,
+                now=now,
             )
+            queued += added or 0
         if queued:
             self.deliverer.notify()
         return queued

@@ -129,7 +129,7 @@ def test_acknowledge_stops_escalation_and_is_idempotent(alerts: AlertStore) -> N
     assert (again.acknowledged_by, again.acknowledged_at) == ("alice", T0 + timedelta(minutes=5))
     assert alerts.due_escalations(T0 + 10 * HOUR) == []
     # a late escalation step does not re-arm an acknowledged alert
-    assert not alerts.set_escalation(saved.id, "default", 1, T0 + 2 * HOUR)
+    assert alerts.set_escalation(saved.id, "default", 1, T0 + 2 * HOUR) is None
     resolved = alerts.resolve(saved.id, "bob", now=T0 + HOUR)
     assert resolved is not None
     assert resolved.state == "resolved"
@@ -155,7 +155,7 @@ def test_set_escalation_enqueues_the_steps_deliveries(alerts: AlertStore, outbox
     assert due.step == 1
     assert due.next_at == T0 + HOUR
     assert [(d.key, d.alert_id) for d in outbox.deliveries()] == [("s1", saved.id)]
-    assert alerts.set_escalation(saved.id, "e", 2, None)
+    assert alerts.set_escalation(saved.id, "e", 2, None) == 0
     assert alerts.due_escalations(T0 + 100 * HOUR) == []
 
 

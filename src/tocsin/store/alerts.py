@@ -267,10 +267,11 @@ class AlertStore:
         *,
         deliveries: Sequence[NewDelivery] = (),
         now: datetime | None = None,
-    ) -> bool:
+    ) -> int | None:
         """Move the *open* alert to `step` of `escalation`, next due at `next_at` (None: no
-        further step), and enqueue that step's `deliveries`, in one transaction. False (and
-        nothing enqueued) when the alert is no longer open, e.g. acknowledged meanwhile."""
+        further step), and enqueue that step's `deliveries`, in one transaction: how many
+        were added (those already queued are skipped). None (and nothing enqueued) when the
+        alert is no longer open, e.g. acknowledged meanwhile."""
         if deliveries and now is None:
             raise ValueError("set_escalation needs `now` to enqueue deliveries")
         t = alerts
@@ -284,10 +285,10 @@ class AlertStore:
         stmt = sa.update(t).where(t.c.id == alert_id, t.c.state == "open").values(values)
         with self.store._write() as conn, conn.begin():
             if conn.execute(stmt).rowcount == 0:
-                return False
+                return None
             if deliveries and now is not None:
-                enqueue_in(conn, self.store._insert, deliveries, now, alert_id=alert_id)
-        return True
+                return enqueue_in(conn, self.store._insert, deliveries, now, alert_id=alert_id)
+        return 0
 
     def due_escalations(self, now: datetime, limit: int = 100) -> builtins.list[DueEscalation]:
         """Open alerts whose next escalation step is due (at or before `now`), oldest due
