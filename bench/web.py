@@ -62,6 +62,7 @@ from tocsin.clock import FakeClock
 from tocsin.config import Settings
 from tocsin.mention import Author, Mention, Metrics, Sentiment
 from tocsin.store import Store
+from tocsin.store.sessions import SessionStore
 from tocsin.store.triage import TriageStore
 from tocsin.store.users import UserStore
 from tocsin.web import create_app, overview_data, sessions
@@ -253,7 +254,7 @@ def signed_in(store: Store, app_now: datetime) -> str:
         hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         record = users.add(EMAIL, "Bench", "responder", hasher.hash("bench bench"), now=app_now)
     token, session = sessions.start_session(record.id, app_now)
-    users.create_session(session)
+    SessionStore(store).create_session(session)
     return token
 
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from tocsin.clock import FakeClock
 from tocsin.config import Settings
 from tocsin.store import Store
+from tocsin.store.sessions import SessionStore
 from tocsin.store.users import UserStore
 from tocsin.web import auth, create_app, sessions
 
@@ -64,7 +65,7 @@ def add_user(
 def open_session(store: Store, user: auth.User, now: datetime) -> tuple[str, str]:
     """``(cookie token, CSRF token)`` of a fresh session of `user` (no password needed)."""
     token, session = sessions.start_session(user.id, now)
-    UserStore(store).create_session(session)
+    SessionStore(store).create_session(session)
     return token, session.csrf
 
 

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from tocsin.clock import FakeClock
 from tocsin.store import Store
+from tocsin.store.sessions import SessionStore
 from tocsin.store.users import AuditRecord, UserStore
 from tocsin.web import audit, auth
 
@@ -139,7 +140,7 @@ def test_disabling_ends_sessions_and_is_audited(
     assert carol_client.get("/account/tokens").status_code == 200
     assert client.post(f"/admin/users/{carol.id}/disable", data={"csrf": csrf}).status_code == 303
     assert carol_client.get("/account/tokens").status_code == 303  # to the login page
-    assert UserStore(store).sessions_of(carol.id) == []
+    assert SessionStore(store).sessions_of(carol.id) == []
     entry = _last(store)
     assert entry.action == "user.disable"
     assert (json.loads(entry.before)["disabled"], json.loads(entry.after)["disabled"]) == (

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from tocsin.clock import FakeClock
 from tocsin.store import Store
+from tocsin.store.sessions import SessionStore
 from tocsin.store.tables import web_sessions
 from tocsin.store.users import UserStore
 from tocsin.web import auth
@@ -139,7 +140,7 @@ def test_wrong_password_and_unknown_email_read_the_same(client: TestClient, stor
     assert WRONG in wrong.text
     assert WRONG in unknown.text
     assert COOKIE not in wrong.headers.get("set-cookie", "")
-    by_email, _ = UserStore(store).failures(
+    by_email, _ = SessionStore(store).failures(
         email="nobody@example.org", address="testclient", since=T0
     )
     assert by_email == 1  # unknown accounts are counted too: throttling tells nothing
@@ -298,7 +299,7 @@ def test_a_good_sign_in_clears_the_account_failures(client: TestClient, store: S
     for _ in range(MAX_ACCOUNT_FAILURES - 1):
         sign_in(client, "alice@example.org", "wrong password!!")
     assert sign_in(client, "alice@example.org").status_code == 303
-    assert UserStore(store).failures(email="alice@example.org", address="x", since=T0)[0] == 0
+    assert SessionStore(store).failures(email="alice@example.org", address="x", since=T0)[0] == 0
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_api_tokens_authenticate_and_stop_when_revoked(
         "role": "lead",
     }
     assert api.post("/api/v1/echo", headers=headers).status_code == 200  # no CSRF: no cookie
-    [stored] = UserStore(store).tokens(alice.id)
+    [stored] = SessionStore(store).tokens(alice.id)
     assert stored.last_used_at == clock.now()
     with store.engine.connect() as conn:
         hashes = conn.scalars(sa.text("SELECT token_hash FROM api_tokens")).all()
@@ -395,7 +396,7 @@ def test_a_token_needs_a_name(app: FastAPI, store: Store) -> None:
     response = browser.post("/account/tokens", data={"name": " ", "csrf": csrf})
     assert response.status_code == 400
     assert "Name the token" in response.text
-    assert UserStore(store).tokens(alice.id) == []
+    assert SessionStore(store).tokens(alice.id) == []
 
 
 def test_nobody_revokes_someone_elses_token(app: FastAPI, store: Store) -> None:
@@ -403,8 +404,8 @@ def test_nobody_revokes_someone_elses_token(app: FastAPI, store: Store) -> None:
     bob = add_user(store, "bob@example.org", "admin")
     alice_browser, alice_csrf = client_as(app, store, alice)
     _create_token(alice_browser, alice_csrf)
-    [token] = UserStore(store).tokens(alice.id)
+    [token] = SessionStore(store).tokens(alice.id)
     bob_browser, bob_csrf = client_as(app, store, bob)
     response = bob_browser.post(f"/account/tokens/{token.id}/revoke", data={"csrf": bob_csrf})
     assert response.status_code == 404
-    assert UserStore(store).tokens(alice.id) == [token]
+    assert SessionStore(store).tokens(alice.id) == [token]

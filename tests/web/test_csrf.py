@@ -15,6 +15,7 @@ from tocsin.alert import Alert
 from tocsin.clock import FakeClock
 from tocsin.notify.signing import sign
 from tocsin.store import Store
+from tocsin.store.sessions import SessionStore
 from tocsin.store.users import UserStore
 from tocsin.web import auth, csrf
 
@@ -85,7 +86,7 @@ def test_the_token_passes_in_the_form_the_header_or_a_multipart_form(
         files={"csrf": (None, token), "upload": ("csrf.txt", b'filename="csrf"', "text/plain")},
     )
     assert multipart.status_code == 415  # the token was found; the route wants urlencoded
-    assert sorted(t.name for t in UserStore(store).tokens(1)) == ["a", "b"]
+    assert sorted(t.name for t in SessionStore(store).tokens(1)) == ["a", "b"]
 
 
 def test_another_sessions_token_is_refused(app: FastAPI, store: Store) -> None:

@@ -1,7 +1,7 @@
-"""`UserStore`: web accounts, their sessions and API tokens, failed logins and the audit log.
+"""`UserStore`: web accounts and the audit log.
 
-Only hashes are stored: argon2 for passwords (computed by `tocsin.web.auth`), SHA-256 for
-session and API tokens (computed by `tocsin.web.sessions`). Nothing here knows a secret.
+Only hashes are stored: argon2 for passwords (computed by `tocsin.web.auth`). Nothing here
+knows a secret. Sessions, API tokens and failed logins live in `tocsin.store.sessions`.
 
 Emails are kept lower-case and trimmed, so ``Alice@Example.org`` and ``alice@example.org``
 are one account. A change and its audit entry can be written in one transaction: mutating
@@ -16,13 +16,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from tocsin.store.rows import clean
-from tocsin.store.tables import api_tokens, audit_log, login_failures, users, web_sessions
+from tocsin.store.tables import audit_log, users
 
 if TYPE_CHECKING:
     from tocsin.store.store import Store
@@ -30,12 +29,12 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditEntry",
     "AuditRecord",
-    "SessionRecord",
-    "TokenRecord",
     "UserExists",
     "UserRecord",
     "UserStore",
     "normalise_email",
+    "row_user",
+    "stamp_login_in",
     "write_audit",
 ]
 
@@ -70,30 +69,6 @@ class UserRecord:
             "role": self.role,
             "disabled": self.disabled,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """A signed-in browser: the SHA-256 of its cookie token and its CSRF token."""
-
-    token_hash: str
-    user_id: int
-    csrf: str
-    created_at: datetime
-    expires_at: datetime
-    last_seen_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """An API token (its SHA-256 only)."""
-
-    id: int
-    user_id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +127,22 @@ def write_audit(conn: sa.Connection, entry: AuditEntry) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def _user(row: Any) -> UserRecord:
+def stamp_login_in(
+    conn: sa.Connection, user_id: int, *, now: datetime, password_hash: str | None = None
+) -> str | None:
+    """Inside the caller's transaction on `conn`: `user_id` signed in at `now` (with
+    `password_hash`, a rehash, stored when given); the account's email, or None when there
+    is no such account."""
+    values: dict[str, Any] = {"last_login_at": now}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+    email = conn.scalar(sa.select(users.c.email).where(users.c.id == user_id))
+    return None if email is None else str(email)
+
+
+def row_user(row: Any) -> UserRecord:
+    """The `UserRecord` of a row holding the ``users`` columns."""
     return UserRecord(
         id=int(row.id),
         email=row.email,
@@ -162,35 +152,6 @@ def _user(row: Any) -> UserRecord:
         created_at=row.created_at,
         last_login_at=row.last_login_at,
         password_hash=row.password_hash,
-    )
-
-
-def _unprefixed(mapping: Any, prefix: str) -> SimpleNamespace:
-    """The columns of a joined row labelled ``<prefix><name>``, by their own names."""
-    return SimpleNamespace(
-        **{k[len(prefix) :]: v for k, v in mapping.items() if k.startswith(prefix)}
-    )
-
-
-def _session(row: Any) -> SessionRecord:
-    return SessionRecord(
-        token_hash=row.token_hash,
-        user_id=int(row.user_id),
-        csrf=row.csrf,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_seen_at=row.last_seen_at,
-    )
-
-
-def _token(row: Any) -> TokenRecord:
-    return TokenRecord(
-        id=int(row.id),
-        user_id=int(row.user_id),
-        name=row.name,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
     )
 
 
@@ -209,8 +170,8 @@ def _audit(row: Any) -> AuditRecord:
 
 
 class UserStore:
-    """Accounts, sessions, API tokens, login failures and the audit log on a `Store`'s
-    database (sync; call through `asyncio.to_thread` from async code)."""
+    """Accounts and the audit log on a `Store`'s database (sync; call through
+    `asyncio.to_thread` from async code)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -271,20 +232,20 @@ class UserStore:
         """The account with this id, or None."""
         with self._read() as conn:
             row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
-        return None if row is None else _user(row)
+        return None if row is None else row_user(row)
 
     def by_email(self, email: str) -> UserRecord | None:
         """The account with this email (any case), or None."""
         query = sa.select(users).where(users.c.email == normalise_email(email))
         with self._read() as conn:
             row = conn.execute(query).first()
-        return None if row is None else _user(row)
+        return None if row is None else row_user(row)
 
     def list(self) -> builtins.list[UserRecord]:
         """Every account, by email."""
         with self._read() as conn:
             rows = conn.execute(sa.select(users).order_by(users.c.email)).all()
-        return [_user(row) for row in rows]
+        return [row_user(row) for row in rows]
 
     def count_admins(self) -> int:
         """How many enabled accounts have the admin role."""
@@ -309,6 +270,9 @@ class UserStore:
         """Change an account; return ``(before, after)``, or None when there is no such
         account. Disabling it or changing its password ends its sessions. `audit`, when
         given, is recorded with the account's public fields before and after."""
+        # Here, not at the top: `tocsin.store.sessions` imports this module.
+        from tocsin.store.sessions import end_sessions_in
+
         values: dict[str, Any] = {}
         if name is not None:
             values["name"] = clean(name).strip()
@@ -322,12 +286,12 @@ class UserStore:
             row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
             if row is None:
                 return None
-            before = _user(row)
+            before = row_user(row)
             if values:
                 conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
             if disabled or password_hash is not None:
-                conn.execute(sa.delete(web_sessions).where(web_sessions.c.user_id == user_id))
-            after = _user(conn.execute(sa.select(users).where(users.c.id == user_id)).one())
+                end_sessions_in(conn, user_id)
+            after = row_user(conn.execute(sa.select(users).where(users.c.id == user_id)).one())
             if audit is not None:
                 changed = {"password": "changed"} if password_hash is not None else {}
                 write_audit(
@@ -340,205 +304,6 @@ class UserStore:
                     ),
                 )
         return before, after
-
-    def logged_in(
-        self,
-        user_id: int,
-        *,
-        now: datetime,
-        password_hash: str | None = None,
-        session: SessionRecord | None = None,
-        audit: AuditEntry | None = None,
-    ) -> None:
-        """A successful login: stamp it, store a rehashed password when given, open
-        `session`, clear the account's failed logins and record `audit`, in one go."""
-        values: dict[str, Any] = {"last_login_at": now}
-        if password_hash is not None:
-            values["password_hash"] = password_hash
-        with self.store._write() as conn, conn.begin():
-            conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
-            email = conn.scalar(sa.select(users.c.email).where(users.c.id == user_id))
-            if email is not None:
-                conn.execute(sa.delete(login_failures).where(login_failures.c.email == email))
-            if session is not None:
-                conn.execute(sa.insert(web_sessions).values(**_session_values(session)))
-            if audit is not None:
-                write_audit(conn, audit)
-
-    # -- sessions --------------------------------------------------------------------------
-
-    def create_session(self, session: SessionRecord) -> None:
-        """Store a new session."""
-        with self.store._write() as conn, conn.begin():
-            conn.execute(sa.insert(web_sessions).values(**_session_values(session)))
-
-    def session(
-        self, token_hash: str, *, now: datetime, idle_since: datetime
-    ) -> tuple[UserRecord, SessionRecord] | None:
-        """The enabled account and the session whose token hashes to `token_hash`, when it
-        has not expired (`expires_at` after `now`) nor idled (seen after `idle_since`)."""
-        s = web_sessions
-        query = (
-            sa.select(users, *(c.label(f"s_{c.name}") for c in s.c))
-            .join(s, s.c.user_id == users.c.id)
-            .where(
-                s.c.token_hash == token_hash,
-                s.c.expires_at > now,
-                s.c.last_seen_at > idle_since,
-                users.c.disabled == sa.false(),
-            )
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return _user(row), _session(_unprefixed(row._mapping, "s_"))
-
-    def touch_session(self, token_hash: str, *, now: datetime) -> None:
-        """The session was used at `now` (keeps it from idling out)."""
-        s = web_sessions
-        with self.store._write() as conn, conn.begin():
-            conn.execute(sa.update(s).where(s.c.token_hash == token_hash).values(last_seen_at=now))
-
-    def delete_session(self, token_hash: str, *, audit: AuditEntry | None = None) -> bool:
-        """End a session (logout); whether there was one. `audit` is recorded with it."""
-        s = web_sessions
-        with self.store._write() as conn, conn.begin():
-            deleted = conn.execute(sa.delete(s).where(s.c.token_hash == token_hash)).rowcount
-            if audit is not None:
-                write_audit(conn, audit)
-        return bool(deleted)
-
-    def purge_sessions(self, *, now: datetime, idle_since: datetime) -> int:
-        """Delete expired and idle sessions; how many."""
-        s = web_sessions
-        old = sa.or_(s.c.expires_at <= now, s.c.last_seen_at <= idle_since)
-        with self.store._write() as conn, conn.begin():
-            return int(conn.execute(sa.delete(s).where(old)).rowcount)
-
-    def sessions_of(self, user_id: int) -> builtins.list[SessionRecord]:
-        """The stored sessions of an account, newest first."""
-        s = web_sessions
-        query = sa.select(s).where(s.c.user_id == user_id).order_by(s.c.created_at.desc())
-        with self._read() as conn:
-            return [_session(row) for row in conn.execute(query)]
-
-    # -- API tokens ------------------------------------------------------------------------
-
-    def create_token(
-        self,
-        user_id: int,
-        name: str,
-        token_hash: str,
-        *,
-        now: datetime,
-        audit: AuditEntry | None = None,
-    ) -> TokenRecord:
-        """Store a new API token of `user_id` (its hash); `audit` gets the token as `after`."""
-        values = {
-            "user_id": user_id,
-            "name": clean(name).strip(),
-            "token_hash": token_hash,
-            "created_at": now,
-        }
-        with self.store._write() as conn, conn.begin():
-            token_id = conn.execute(
-                sa.insert(api_tokens).values(**values).returning(api_tokens.c.id)
-            ).scalar_one()
-            token = TokenRecord(int(token_id), user_id, str(values["name"]), now, None, None)
-            if audit is not None:
-                after = {"id": token.id, "name": token.name, "user_id": user_id}
-                write_audit(conn, replace(audit, subject=f"token:{token.id}", after=after))
-        return token
-
-    def tokens(self, user_id: int, *, include_revoked: bool = False) -> builtins.list[TokenRecord]:
-        """The API tokens of an account, newest first."""
-        t = api_tokens
-        query = sa.select(t).where(t.c.user_id == user_id).order_by(t.c.id.desc())
-        if not include_revoked:
-            query = query.where(t.c.revoked_at.is_(None))
-        with self._read() as conn:
-            return [_token(row) for row in conn.execute(query)]
-
-    def token_user(self, token_hash: str) -> tuple[UserRecord, TokenRecord] | None:
-        """The enabled account and the unrevoked token whose hash is `token_hash`."""
-        t = api_tokens
-        query = (
-            sa.select(users, *(c.label(f"t_{c.name}") for c in t.c))
-            .join(t, t.c.user_id == users.c.id)
-            .where(
-                t.c.token_hash == token_hash,
-                t.c.revoked_at.is_(None),
-                users.c.disabled == sa.false(),
-            )
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return _user(row), _token(_unprefixed(row._mapping, "t_"))
-
-    def touch_token(self, token_id: int, *, now: datetime) -> None:
-        """The token was used at `now`."""
-        t = api_tokens
-        with self.store._write() as conn, conn.begin():
-            conn.execute(sa.update(t).where(t.c.id == token_id).values(last_used_at=now))
-
-    def revoke_token(
-        self,
-        token_id: int,
-        *,
-        user_id: int,
-        now: datetime,
-        audit: AuditEntry | None = None,
-    ) -> TokenRecord | None:
-        """Revoke `user_id`'s unrevoked token `token_id`; None when it has no such token."""
-        t = api_tokens
-        where = (t.c.id == token_id, t.c.user_id == user_id, t.c.revoked_at.is_(None))
-        with self.store._write() as conn, conn.begin():
-            row = conn.execute(
-                sa.update(t).where(*where).values(revoked_at=now).returning(*t.c)
-            ).first()
-            if row is None:
-                return None
-            token = _token(row)
-            if audit is not None:
-                state = {"id": token.id, "name": token.name, "user_id": user_id}
-                write_audit(
-                    conn,
-                    replace(
-                        audit,
-                        subject=audit.subject or f"token:{token.id}",
-                        before=state,
-                        after=state | {"revoked_at": now.isoformat()},
-                    ),
-                )
-        return token
-
-    # -- failed logins ---------------------------------------------------------------------
-
-    def record_failure(
-        self, email: str, address: str, *, now: datetime, forget_before: datetime
-    ) -> None:
-        """A failed login for `email` from `address`; failures before `forget_before` go."""
-        f = login_failures
-        with self.store._write() as conn, conn.begin():
-            conn.execute(sa.delete(f).where(f.c.at < forget_before))
-            conn.execute(
-                sa.insert(f).values(email=normalise_email(email), address=clean(address), at=now)
-            )
-
-    def failures(self, *, email: str, address: str, since: datetime) -> tuple[int, int]:
-        """``(for the account, from the address)``: failed logins since `since`."""
-        f = login_failures
-
-        def count(*where: Any) -> Any:
-            return sa.select(sa.func.count()).select_from(f).where(f.c.at >= since, *where)
-
-        with self._read() as conn:
-            by_email = conn.scalar(count(f.c.email == normalise_email(email)))
-            by_address = conn.scalar(count(f.c.address == clean(address)))
-        return int(by_email or 0), int(by_address or 0)
 
     # -- audit log -------------------------------------------------------------------------
 
@@ -563,14 +328,3 @@ class UserStore:
             query = query.where(a.c.subject == subject)
         with self._read() as conn:
             return [_audit(row) for row in conn.execute(query)]
-
-
-def _session_values(session: SessionRecord) -> dict[str, Any]:
-    return {
-        "token_hash": session.token_hash,
-        "user_id": session.user_id,
-        "csrf": session.csrf,
-        "created_at": session.created_at,
-        "expires_at": session.expires_at,
-        "last_seen_at": session.last_seen_at,
-    }

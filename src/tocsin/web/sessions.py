@@ -37,7 +37,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tocsin.store.users import SessionRecord, UserRecord, UserStore
+from tocsin.store.sessions import SessionRecord, SessionStore
+from tocsin.store.users import UserRecord
 from tocsin.web import csrf
 from tocsin.web.auth import User
 
@@ -177,7 +178,7 @@ def _user(record: UserRecord) -> User:
     return User(id=record.id, email=record.email, name=record.name, role=record.role)
 
 
-def _identify(scope: Scope, users: UserStore, now: datetime) -> _Who:
+def _identify(scope: Scope, sessions: SessionStore, now: datetime) -> _Who:
     """Who the request's credentials name (sync: runs in a worker thread)."""
     headers = _headers(scope)
     authorization = headers.get(b"authorization", b"").decode("latin-1").strip()
@@ -185,22 +186,22 @@ def _identify(scope: Scope, users: UserStore, now: datetime) -> _Who:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _Who(refused="use Authorization: Bearer <API token>")
-        found = users.token_user(digest(token.strip()))
+        found = sessions.token_user(digest(token.strip()))
         if found is None:
             return _Who(refused="this API token is unknown, revoked or its account disabled")
         record, api_token = found
         if api_token.last_used_at is None or now - api_token.last_used_at >= TOUCH_EVERY:
-            users.touch_token(api_token.id, now=now)
+            sessions.touch_token(api_token.id, now=now)
         return _Who(user=_user(record), auth="token")
     cookie = _cookie(headers)
     if cookie is None:
         return _Who()
-    found_session = users.session(digest(cookie), now=now, idle_since=now - IDLE)
+    found_session = sessions.session(digest(cookie), now=now, idle_since=now - IDLE)
     if found_session is None:
         return _Who(stale_cookie=True)
     record, session = found_session
     if now - session.last_seen_at >= TOUCH_EVERY:
-        users.touch_session(session.token_hash, now=now)
+        sessions.touch_session(session.token_hash, now=now)
     return _Who(user=_user(record), session=session, auth="session")
 
 
@@ -242,8 +243,8 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        users = UserStore(state.store)
-        who = await asyncio.to_thread(_identify, scope, users, state.clock.now())
+        sessions = SessionStore(state.store)
+        who = await asyncio.to_thread(_identify, scope, sessions, state.clock.now())
         if who.refused is not None:
             await _refuse(scope, receive, send, 401, who.refused)
             return

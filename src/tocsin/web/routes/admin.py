@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tocsin.store.sessions import SessionStore
 from tocsin.store.users import UserExists, UserRecord, UserStore
 from tocsin.web import csrf
 from tocsin.web.audit import request_entry
@@ -48,6 +49,10 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
 
 def _users(request: Request) -> UserStore:
     return UserStore(request.app.state.store)
+
+
+def _sessions(request: Request) -> SessionStore:
+    return SessionStore(request.app.state.store)
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -218,7 +223,7 @@ async def _tokens_page(
     new_token: str | None = None,
     error: str | None = None,
 ) -> HTMLResponse:
-    tokens = await asyncio.to_thread(_users(request).tokens, user.id)
+    tokens = await asyncio.to_thread(_sessions(request).tokens, user.id)
     done = _DONE.get(request.query_params.get("done", ""))
     return _page(
         request,
@@ -248,7 +253,7 @@ async def create_token(request: Request, user: Viewer) -> Response:
     token, token_hash = new_api_token()
     entry = request_entry(request, "token.create", "", None, None)
     await asyncio.to_thread(
-        _users(request).create_token,
+        _sessions(request).create_token,
         user.id,
         name,
         token_hash,
@@ -263,7 +268,7 @@ async def revoke_token(request: Request, token_id: int, user: Viewer) -> Respons
     """Revoke one of your API tokens: it stops working at once."""
     entry = request_entry(request, "token.revoke", f"token:{token_id}", None, None)
     revoked = await asyncio.to_thread(
-        _users(request).revoke_token,
+        _sessions(request).revoke_token,
         token_id,
         user_id=user.id,
         now=request.app.state.clock.now(),

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tocsin.store.sessions import SessionStore
 from tocsin.store.users import UserStore, normalise_email
 from tocsin.web import csrf
 from tocsin.web.audit import address_of, request_entry
@@ -106,10 +107,11 @@ async def login(request: Request, _: Anyone) -> Response:
         return _page(request, status=403, error=EXPIRED_FORM, next_path=target, email=email)
     state = request.app.state
     users = UserStore(state.store)
+    sessions = SessionStore(state.store)
     now = state.clock.now()
     address = address_of(request)
     by_email, by_address = await asyncio.to_thread(
-        users.failures, email=email, address=address, since=now - WINDOW
+        sessions.failures, email=email, address=address, since=now - WINDOW
     )
     if by_email >= MAX_ACCOUNT_FAILURES or by_address >= MAX_ADDRESS_FAILURES:
         message = THROTTLED.format(minutes=int(WINDOW.total_seconds() // 60))
@@ -122,7 +124,7 @@ async def login(request: Request, _: Anyone) -> Response:
     )
     if record is None or not ok:
         await asyncio.to_thread(
-            users.record_failure, email, address, now=now, forget_before=now - WINDOW
+            sessions.record_failure, email, address, now=now, forget_before=now - WINDOW
         )
         return _page(request, status=401, error=WRONG, next_path=target, email=email)
     if record.disabled:
@@ -132,9 +134,9 @@ async def login(request: Request, _: Anyone) -> Response:
     request.state.user = signed_in
     entry = request_entry(request, "login", f"user:{record.id}", None, {"session": "opened"})
     await asyncio.to_thread(
-        users.logged_in, record.id, now=now, password_hash=new_hash, session=session, audit=entry
+        sessions.logged_in, record.id, now=now, password_hash=new_hash, session=session, audit=entry
     )
-    await asyncio.to_thread(users.purge_sessions, now=now, idle_since=now - IDLE)
+    await asyncio.to_thread(sessions.purge_sessions, now=now, idle_since=now - IDLE)
     redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(redirect, request, token)
     redirect.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -146,9 +148,9 @@ async def logout(request: Request, user: Annotated[User, Depends(require("viewer
     """End this browser's session and go back to the sign-in page."""
     session = getattr(request.state, "session", None)
     if session is not None:
-        users = UserStore(request.app.state.store)
+        sessions = SessionStore(request.app.state.store)
         entry = request_entry(request, "logout", f"user:{user.id}", {"session": "open"}, None)
-        await asyncio.to_thread(users.delete_session, session.token_hash, audit=entry)
+        await asyncio.to_thread(sessions.delete_session, session.token_hash, audit=entry)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)
     return response
