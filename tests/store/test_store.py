@@ -13,75 +13,13 @@ from store_helpers import T0, MakeMention
 from tocsin.events import SOURCE_DOWN, SOURCE_UP, Event
 from tocsin.mention import Author, Metrics, Sentiment
 from tocsin.sources.base import IngestError
-from tocsin.store import SaveResult, Store, StoreError, normalise_url
-from tocsin.store import store as store_module
+from tocsin.store import SaveResult, Store, StoreError, normalise_url, writes
 
 
 def _error(
     ref: str, *, at: datetime = T0, source: str = "rss", raw: str = "<item/>"
 ) -> IngestError:
     return IngestError(source=source, ref=ref, error=f"bad {ref}", raw=raw, at=at)
-
-
-# -- upsert ---------------------------------------------------------------------------------
-
-
-def test_same_item_twice_is_one_row_with_new_metrics_first_seen_and_all_watches(
-    store: Store, mention: MakeMention
-) -> None:
-    first = mention("1", text="v1", metrics=Metrics(likes=1), watches=("acme",))
-    assert store.save_batch("rss", [first], now=T0) == SaveResult(1, 0, 0)
-    again = dataclasses.replace(
-        first,
-        text="v2",
-        title="T",
-        metrics=Metrics(likes=7, reposts=2, views=100),
-        seen_at=T0 + timedelta(hours=1),
-        watches=("brand",),
-        sentiment=Sentiment("negative", -0.8),
-    )
-    assert store.save_batch("rss", [again], now=T0 + timedelta(hours=1)) == SaveResult(0, 1, 0)
-    assert store.count() == 1
-    got = store.get("rss:1")
-    assert got is not None
-    assert (got.text, got.title, got.metrics) == ("v2", "T", Metrics(likes=7, reposts=2, views=100))
-    assert got.seen_at == first.seen_at
-    assert got.watches == ("acme", "brand")
-    assert got.sentiment == Sentiment("negative", -0.8)
-
-
-def test_duplicates_inside_one_batch_are_merged(store: Store, mention: MakeMention) -> None:
-    a = mention("1", metrics=Metrics(likes=1), watches=("a",))
-    b = dataclasses.replace(a, metrics=Metrics(likes=2), watches=("b",))
-    assert store.save_batch("rss", [a, b, mention("2")], now=T0) == SaveResult(2, 0, 0)
-    got = store.get("rss:1")
-    assert got is not None
-    assert (got.metrics.likes, got.watches) == (2, ("a", "b"))
-
-
-def test_a_later_save_without_enrichment_keeps_the_enrichment(
-    store: Store, mention: MakeMention
-) -> None:
-    enriched = mention("1", lang="fr", sentiment=Sentiment("positive", 0.5), reach=40, story_id="s")
-    store.save_batch("rss", [enriched], now=T0)
-    bare = dataclasses.replace(enriched, lang=None, sentiment=None, reach=None, story_id=None)
-    store.save_batch("rss", [bare], now=T0)
-    got = store.get("rss:1")
-    assert got is not None
-    assert (got.lang, got.sentiment, got.reach, got.story_id) == (
-        "fr",
-        Sentiment("positive", 0.5),
-        40,
-        "s",
-    )
-
-
-def test_a_story_id_once_given_never_changes(store: Store, mention: MakeMention) -> None:
-    store.save_batch("rss", [mention("1", story_id="rss:1")], now=T0)
-    store.save_batch("rss", [mention("1", story_id="rss:other")], now=T0)
-    got = store.get("rss:1")
-    assert got is not None
-    assert got.story_id == "rss:1"
 
 
 def test_get_many_and_story_seeds(store: Store, mention: MakeMention) -> None:
@@ -205,7 +143,7 @@ def test_a_failure_while_indexing_rolls_back_the_upsert(
     def explode(m: object) -> str:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store_module, "fts_body", explode)
+    monkeypatch.setattr(writes, "fts_body", explode)
     with pytest.raises(RuntimeError, match="disk on fire"):
         store.save_batch("rss", [mention("1", text="new"), mention("2")], cursor="c1", now=T0)
     got = store.get("rss:1")
@@ -214,19 +152,7 @@ def test_a_failure_while_indexing_rolls_back_the_upsert(
     assert (store.count(), store.get_cursor("rss")) == (1, "c0")
 
 
-# -- cursors and errors ---------------------------------------------------------------------
-
-
-def test_cursors_are_per_source_and_kept_when_none_is_given(
-    store: Store, mention: MakeMention
-) -> None:
-    assert store.get_cursor("rss") is None
-    store.save_batch("rss", [mention("1")], cursor="page-2", now=T0)
-    store.save_batch("hn", [], cursor="42", now=T0)
-    store.save_batch("rss", [mention("2")], now=T0)
-    assert store.get_cursor("rss") == "page-2"
-    store.save_batch("rss", [], cursor="page-3", now=T0)
-    assert (store.get_cursor("rss"), store.get_cursor("hn")) == ("page-3", "42")
+# -- errors ---------------------------------------------------------------------------------
 
 
 def test_errors_are_kept_with_their_raw_text_newest_first(store: Store) -> None:
@@ -241,33 +167,6 @@ def test_errors_are_kept_with_their_raw_text_newest_first(store: Store) -> None:
     assert got[2].raw == raw.replace("\x00", "")
     assert got[2].error == "bad entry 1"
     assert [e.ref for e in store.errors(source="rss", limit=1)] == ["entry 2"]
-
-
-# -- health ---------------------------------------------------------------------------------
-
-
-def test_health_counts_failures_totals_and_items_per_minute(store: Store) -> None:
-    store.record_health("feed", "rss", ok=True, items=60, at=T0 - timedelta(minutes=30))
-    store.record_health("feed", "rss", ok=True, items=30, at=T0 - timedelta(minutes=10))
-    store.record_health("feed", "rss", ok=True, items=15, at=T0)
-    store.record_health("feed", "rss", ok=False, error="HTTP 503", at=T0 + timedelta(seconds=5))
-    store.record_health("feed", "rss", ok=False, error="timeout", at=T0 + timedelta(seconds=9))
-    store.record_health("bsky", "jetstream", ok=True, at=T0)
-    bsky, feed = store.health(now=T0 + timedelta(seconds=10))
-    assert (bsky.source, bsky.platform, bsky.items_per_minute) == ("bsky", "jetstream", 0.0)
-    assert feed.items_total == 105
-    assert feed.items_per_minute == pytest.approx(45 / 15)
-    assert feed.consecutive_failures == 2
-    assert (feed.last_error, feed.last_error_at) == ("timeout", T0 + timedelta(seconds=9))
-    assert feed.last_success_at == T0
-    store.record_health("feed", "rss", ok=True, items=0, at=T0 + timedelta(minutes=1))
-    later = store.health(now=T0 + timedelta(minutes=20))[1]
-    assert (later.consecutive_failures, later.last_error) == (0, "timeout")
-    assert later.items_per_minute == 0.0
-
-
-def test_health_is_empty_before_any_fetch(store: Store) -> None:
-    assert store.health(now=T0) == []
 
 
 # -- purge ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`Mention` <-> row dicts, and the text the full-text index holds.
+"""`Mention` <-> row dicts, the text the full-text index holds, and ids in ``IN (...)``-sized
+chunks.
 
 Text is cleaned on the way in so one bad item never fails its batch: NUL characters (refused
 by PostgreSQL) are dropped and lone surrogates (refused by UTF-8) are replaced. ``raw`` is kept
@@ -8,7 +9,7 @@ as ASCII-escaped JSON text; values JSON cannot express are stored as their ``str
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,15 @@ from urllib.parse import urlsplit
 from tocsin.mention import Author, Mention, Metrics, Sentiment
 from tocsin.store.fts import index_text
 
-__all__ = ["clean", "error_row", "fts_body", "mention_row", "row_mention", "site_of"]
+__all__ = ["chunks", "clean", "error_row", "fts_body", "mention_row", "row_mention", "site_of"]
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`items` in slices short enough for one ``IN (...)`` list each."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 def clean(value: str) -> str:

@@ -7,9 +7,9 @@ transaction, so a crash (kill -9) keeps all of a batch or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,14 +26,15 @@ from tocsin.store import author_rollup as author_rollup_sql
 from tocsin.store import authors as authors_sql
 from tocsin.store import detectors as detectors_sql
 from tocsin.store import events as events_sql
-from tocsin.store import refresh
+from tocsin.store import refresh, writes
 from tocsin.store import rollups as rollups_sql
 from tocsin.store import search as search_sql
 from tocsin.store import signals as signals_sql
+from tocsin.store import sources as sources_sql
 from tocsin.store.alerts import AlertStore
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.outbox import Outbox
-from tocsin.store.rows import clean, error_row, fts_body, mention_row, row_mention
+from tocsin.store.rows import chunks, error_row, row_mention
 from tocsin.store.sessions import SessionStore
 from tocsin.store.tables import (
     FTS_TABLE,
@@ -41,30 +42,10 @@ from tocsin.store.tables import (
     mention_refresh,
     mention_watches,
     mentions,
-    mentions_pg,
-    source_cursors,
-    source_health,
-    source_health_minutes,
 )
 from tocsin.store.users import UserStore
 
 __all__ = ["SaveResult", "Store"]
-
-HEALTH_WINDOW = timedelta(minutes=15)
-_CHUNK = 500  # ids per IN (...) list
-# Enrichment a later save may lack (e.g. enrichment failed): keep what we had.
-_KEEP_IF_NULL = (
-    "lang",
-    "lang_confidence",
-    "sentiment_label",
-    "sentiment_score",
-    "demand",
-    "reach",
-    "velocity",
-    "priority",
-)
-# Once a mention belongs to a story it stays there (story ids are stable).
-_KEEP_FIRST = ("story_id",)
 
 
 @dataclass(frozen=True)
@@ -74,28 +55,6 @@ class SaveResult:
     inserted: int
     updated: int
     errors: int
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _minute(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def _dedupe(batch: Sequence[Mention]) -> list[Mention]:
-    """One mention per id (the last wins), with the watches of every copy."""
-    latest: dict[str, Mention] = {}
-    watches: dict[str, dict[str, None]] = {}
-    for m in batch:
-        latest[m.id] = m
-        watches.setdefault(m.id, {}).update(dict.fromkeys(m.watches))
-    return [
-        m if m.watches == tuple(watches[m.id]) else replace(m, watches=tuple(watches[m.id]))
-        for m in latest.values()
-    ]
 
 
 class Store:
@@ -171,95 +130,23 @@ class Store:
     ) -> SaveResult:
         """Upsert `mentions`, add their watches, keep `errors`, then set `source`'s cursor:
         all in one transaction, so either all of it is stored or none of it."""
-        batch = _dedupe(mentions)
+        batch = writes.dedupe(mentions)
         with self._write() as conn, conn.begin():
-            existing = self._existing_ids(conn, [m.id for m in batch])
+            existing = writes.existing_ids(conn, [m.id for m in batch])
             author_rollup_sql.add(conn, self._insert, batch, existing)  # reads the old rows
-            pks = self._upsert_mentions(conn, batch, now)
+            pks = writes.upsert(conn, self._insert, batch, now)
             if self.dialect == "sqlite":
-                self._index_sqlite(conn, batch, pks)
+                writes.index_sqlite(conn, batch, pks)
             rollups_sql.add(conn, self._insert, rollups_sql.new_pairs(conn, batch, existing))
-            self._add_watches(conn, batch, now)
+            writes.add_watches(conn, self._insert, batch, now)
             refresh.schedule(conn, (m for m in batch if m.id not in existing), now)
             if errors:
                 rows = [error_row(e.source, e.ref, e.error, e.raw, e.at) for e in errors]
                 conn.execute(sa.insert(ingest_errors), rows)
             if cursor is not None:
-                self._set_cursor(conn, source, cursor, now)
+                sources_sql.set_cursor(conn, self._insert, source, cursor, now)
         inserted = sum(1 for m in batch if m.id not in existing)
         return SaveResult(inserted=inserted, updated=len(batch) - inserted, errors=len(errors))
-
-    def _existing_ids(self, conn: sa.Connection, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            query = sa.select(mentions.c.id).where(mentions.c.id.in_(chunk))
-            found.update(conn.scalars(query))
-        return found
-
-    def _upsert_mentions(
-        self, conn: sa.Connection, batch: Sequence[Mention], now: datetime
-    ) -> dict[str, int]:
-        """Insert or update `batch`; return ``{id: pk}``."""
-        if not batch:
-            return {}
-        postgres = self.dialect == "postgresql"
-        table = mentions_pg if postgres else mentions
-        rows = [mention_row(m, now) for m in batch]
-        stmt = self._insert(table)
-        if postgres:
-            for row, m in zip(rows, batch, strict=True):
-                row["body"] = fts_body(m)
-            stmt = stmt.values(search_vector=self._tsvector(sa.bindparam("body")))
-        excluded = stmt.excluded
-        keep = {"pk", "id", "seen_at"}
-
-        def merged(name: str) -> Any:
-            if name in _KEEP_IF_NULL:
-                return sa.func.coalesce(excluded[name], table.c[name])
-            if name in _KEEP_FIRST:
-                return sa.func.coalesce(table.c[name], excluded[name])
-            return excluded[name]
-
-        update = {c.name: merged(c.name) for c in table.c if c.name not in keep}
-        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=update)
-        if postgres:  # the tsvector is in the row; no pks needed
-            conn.execute(stmt, rows)
-            return {}
-        # A plain executemany, then one SELECT per chunk for the FTS rowids: RETURNING with
-        # ON CONFLICT made SQLAlchemy send one statement per row (about 8% slower overall in
-        # bench/store.py; most of the remaining cost is SQLAlchemy's per-row parameter work).
-        conn.execute(stmt, rows)
-        pks: dict[str, int] = {}
-        for chunk in _chunks([row["id"] for row in rows]):
-            query = sa.select(table.c.id, table.c.pk).where(table.c.id.in_(chunk))
-            pks.update({row.id: row.pk for row in conn.execute(query)})
-        return pks
-
-    @staticmethod
-    def _tsvector(text: sa.ColumnElement[Any]) -> Any:
-        # No unaccent(): the text is already folded by tocsin (the same folding as the query
-        # side); unaccent would fold further (ё -> е) and the tsquery would no longer match.
-        return sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), text)
-
-    def _index_sqlite(
-        self, conn: sa.Connection, batch: Sequence[Mention], pks: dict[str, int]
-    ) -> None:
-        rows = [{"pk": pks[m.id], "body": fts_body(m)} for m in batch]
-        if rows:
-            conn.execute(
-                sa.text("INSERT OR REPLACE INTO mentions_fts(rowid, body) VALUES (:pk, :body)"),
-                rows,
-            )
-
-    def _add_watches(self, conn: sa.Connection, batch: Sequence[Mention], now: datetime) -> None:
-        rows = [
-            {"mention_id": clean(m.id), "watch": clean(w), "matched_at": now}
-            for m in batch
-            for w in m.watches
-        ]
-        if rows:
-            stmt = self._insert(mention_watches).on_conflict_do_nothing()
-            conn.execute(stmt, rows)
 
     def get(self, mention_id: str) -> Mention | None:
         """The stored mention with this id (its watches filled), or None."""
@@ -274,7 +161,7 @@ class Store:
         """The stored mentions among `mention_ids`, by id (missing ids are left out)."""
         found: dict[str, Mention] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(mention_ids)):
+            for chunk in chunks(list(mention_ids)):
                 rows = conn.execute(sa.select(mentions).where(mentions.c.id.in_(chunk))).all()
                 watches = search_sql.load_watches(conn, [r.id for r in rows])
                 for row in rows:
@@ -290,7 +177,7 @@ class Store:
         columns = (t.c.id, t.c.likes, t.c.reposts, t.c.replies, t.c.quotes, t.c.views)
         found: dict[str, tuple[Metrics, datetime, float | None]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(mention_ids)):
+            for chunk in chunks(list(mention_ids)):
                 query = sa.select(*columns, t.c.updated_at, t.c.velocity).where(t.c.id.in_(chunk))
                 for r in conn.execute(query):
                     metrics = Metrics(r.likes, r.reposts, r.replies, r.quotes, r.views)
@@ -339,22 +226,10 @@ class Store:
 
     # -- cursors ---------------------------------------------------------------------------
 
-    def _set_cursor(self, conn: sa.Connection, source: str, cursor: str, now: datetime) -> None:
-        stmt = self._insert(source_cursors).values(
-            source=source, cursor=clean(cursor), updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source"],
-            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
-        )
-        conn.execute(stmt)
-
     def get_cursor(self, source: str) -> str | None:
         """The cursor last committed for `source`, or None."""
         with self.engine.connect() as conn:
-            query = sa.select(source_cursors.c.cursor).where(source_cursors.c.source == source)
-            value: str | None = conn.scalar(query)
-            return value
+            return sources_sql.get_cursor(conn, source)
 
     # -- source health ---------------------------------------------------------------------
 
@@ -369,64 +244,15 @@ class Store:
         at: datetime,
     ) -> None:
         """Record a fetch of `source`: a success (with `items` stored) or a failure."""
-        values: dict[str, Any] = {
-            "source": source,
-            "platform": platform,
-            "items_total": items,
-            "consecutive_failures": 0 if ok else 1,
-        }
-        t = source_health.c
-        if ok:
-            values["last_success_at"] = at
-            failures: Any = 0
-        else:
-            values |= {"last_error_at": at, "last_error": clean(error or "unknown error")}
-            failures = t.consecutive_failures + 1
-        stmt = self._insert(source_health).values(**values)
-        update = {k: stmt.excluded[k] for k in values if k not in ("source", "items_total")}
-        update |= {"items_total": t.items_total + items, "consecutive_failures": failures}
-        stmt = stmt.on_conflict_do_update(index_elements=["source"], set_=update)
         with self._write() as conn, conn.begin():
-            conn.execute(stmt)
-            if items:
-                self._count_items(conn, source, items, at)
-
-    def _count_items(self, conn: sa.Connection, source: str, items: int, at: datetime) -> None:
-        t = source_health_minutes
-        stmt = self._insert(t).values(source=source, minute=_minute(at), item_count=items)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source", "minute"], set_={"item_count": t.c.item_count + items}
-        )
-        conn.execute(stmt)
-        old = _minute(at) - HEALTH_WINDOW
-        conn.execute(sa.delete(t).where(t.c.source == source, t.c.minute <= old))
+            sources_sql.record_health(
+                conn, self._insert, source, platform, ok=ok, items=items, error=error, at=at
+            )
 
     def health(self, *, now: datetime) -> list[SourceHealth]:
         """Every recorded source, by name; items/min is the mean over the last 15 minutes."""
-        t, m = source_health, source_health_minutes
-        start = _minute(now) - HEALTH_WINDOW
-        recent = (
-            sa.select(m.c.source, sa.func.sum(m.c.item_count).label("n"))
-            .where(m.c.minute > start, m.c.minute <= now)
-            .group_by(m.c.source)
-        )
         with self.engine.connect() as conn:
-            per_source = {row.source: int(row.n or 0) for row in conn.execute(recent)}
-            rows = conn.execute(sa.select(t).order_by(t.c.source)).all()
-        window = HEALTH_WINDOW.total_seconds() / 60
-        return [
-            SourceHealth(
-                source=r.source,
-                platform=r.platform,
-                last_success_at=r.last_success_at,
-                last_error_at=r.last_error_at,
-                last_error=r.last_error,
-                items_total=int(r.items_total),
-                items_per_minute=per_source.get(r.source, 0) / window,
-                consecutive_failures=int(r.consecutive_failures),
-            )
-            for r in rows
-        ]
+            return sources_sql.health(conn, now)
 
     # -- rollups ---------------------------------------------------------------------------
 
@@ -551,7 +377,7 @@ class Store:
     def refreshed(self, mention_ids: Sequence[str], *, now: datetime) -> None:
         """Record that these mentions were re-polled: move them to their next refresh."""
         with self._write() as conn, conn.begin():
-            for chunk in _chunks(mention_ids):
+            for chunk in chunks(mention_ids):
                 refresh.advance(conn, chunk, now)
 
     def purge(
