@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import builtins
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tocsin.store.rows import clean
+from tocsin.store.rows import chunks, clean
 from tocsin.store.tables import mentions, triage, users
 from tocsin.store.users import AuditEntry, write_audit
 
@@ -60,7 +60,6 @@ LOCK_TTL = timedelta(minutes=10)
 STORY_MIN_MENTIONS = 3
 """A story enters the inbox as one item once it has at least this many stored mentions."""
 
-_CHUNK = 500
 _COUNT_CAP = 1000
 
 
@@ -197,11 +196,6 @@ def _row_item(row: Any) -> TriageItem:
     )
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 def _order_key(item: TriageItem) -> tuple[float, str]:
     return (-item.priority, item.subject)
 
@@ -283,7 +277,7 @@ class TriageStore:
         self, conn: sa.Connection, subjects: Sequence[str], *, lock: bool = False
     ) -> dict[str, TriageItem]:
         found: dict[str, TriageItem] = {}
-        for chunk in _chunks(list(subjects)):
+        for chunk in chunks(list(subjects)):
             query = sa.select(triage).where(triage.c.subject.in_(chunk))
             if lock and self.store.dialect == "postgresql":
                 query = query.with_for_update()
