@@ -7,7 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from tocsin.mention import Author, Mention, Metrics
+from tocsin.store import Store
 from tocsin.store.outbox import NewDelivery
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -51,3 +54,18 @@ def make_delivery(key: str = "d1", channel: str = "ops", **fields: Any) -> NewDe
     }
     values.update(fields)
     return NewDelivery(**values)
+
+
+def odd_session_zone(store: Store) -> None:
+    """On PostgreSQL, give every new connection a session time zone half an hour off UTC
+    (Asia/Kolkata): SQL that buckets by hour must not follow the session's zone."""
+    if store.dialect != "postgresql":
+        return
+
+    @sa.event.listens_for(store.engine, "connect")
+    def _zone(dbapi_connection: Any, _: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
+        dbapi_connection.commit()
+
+    store.engine.dispose()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from store_helpers import T0, MakeMention
+from store_helpers import T0, MakeMention, odd_session_zone
 
 from tocsin.mention import Author, Mention
 from tocsin.store import Store
@@ -240,15 +240,7 @@ def test_the_migration_fills_the_table_from_the_mentions(store: Store) -> None:
     for begin in range(0, len(batch), 100):
         store.save_batch("mixed", batch[begin : begin + 100], now=T0)
     counted = table(store)
-    if store.dialect == "postgresql":  # a session zone half an hour off UTC: hours still UTC
-
-        @sa.event.listens_for(store.engine, "connect")
-        def _zone(dbapi_connection: Any, _: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
-            dbapi_connection.commit()
-
-        store.engine.dispose()
+    odd_session_zone(store)  # hours must still be UTC hours
     run_migrations(store.engine, "0006", downgrade=True)
     assert "author_rollup" not in sa.inspect(store.engine).get_table_names()
     store.upgrade()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from store_helpers import T0, MakeMention
+from store_helpers import T0, MakeMention, odd_session_zone
 
 from tocsin.mention import Mention, Sentiment
 from tocsin.store import Store
@@ -217,15 +217,7 @@ def test_the_migration_fills_the_hourly_table_from_the_minutes(
     counted them as they came."""
     _fill(store, mention)
     counted = _tables(store)[1]
-    if store.dialect == "postgresql":  # a session zone half an hour off UTC: hours still UTC
-
-        @sa.event.listens_for(store.engine, "connect")
-        def _zone(dbapi_connection: Any, _: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
-            dbapi_connection.commit()
-
-        store.engine.dispose()
+    odd_session_zone(store)  # hours must still be UTC hours
     run_migrations(store.engine, "0005", downgrade=True)
     assert "rollups_hourly" not in sa.inspect(store.engine).get_table_names()
     store.upgrade()
