@@ -79,11 +79,6 @@ class ConfigFile:
         """The version (SHA-256) of the file as it is now."""
         return _version(self.path.read_text(encoding="utf-8"))
 
-    def check(self, draft: Draft) -> Settings:
-        """The settings `draft` would give; `ConfigError` lists every problem."""
-        text = tomlkit.dumps(draft.doc)
-        return settings_from_text(text, self.path, env=self.env, plugin_manager=self.plugin_manager)
-
     def save(self, draft: Draft) -> Settings:
         """Check `draft` whole, then write it in place of the file (atomically).
 

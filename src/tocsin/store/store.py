@@ -35,7 +35,6 @@ from tocsin.store.alerts import AlertStore
 from tocsin.store.database import WRITE, connect, run_migrations
 from tocsin.store.outbox import Outbox
 from tocsin.store.rows import chunks, error_row, row_mention
-from tocsin.store.sessions import SessionStore
 from tocsin.store.tables import (
     FTS_TABLE,
     ingest_errors,
@@ -92,11 +91,6 @@ class Store:
     def users(self) -> UserStore:
         """People and the audit log (see `tocsin.store.users`)."""
         return UserStore(self)
-
-    @property
-    def sessions(self) -> SessionStore:
-        """Sign-in sessions, API tokens and failed logins (see `tocsin.store.sessions`)."""
-        return SessionStore(self)
 
     @property
     def alerts(self) -> AlertStore:

@@ -23,7 +23,7 @@ from tocsin.alert import ALERT_KINDS
 from tocsin.config import TAGS, Settings
 from tocsin.redaction import is_secret_key
 
-__all__ = ["FIELD_KINDS", "SECTIONS", "Field", "Section", "form_values", "source_fields"]
+__all__ = ["SECTIONS", "Field", "Section", "form_values", "source_fields"]
 
 FieldKind = Literal[
     "text",
@@ -38,7 +38,6 @@ FieldKind = Literal[
     "choices",
     "rows",
 ]
-FIELD_KINDS: tuple[str, ...] = typing.get_args(FieldKind)
 _SPLIT = re.compile(r"[\n,]+")
 
 
