@@ -92,6 +92,14 @@ class Delivery:
     sent_at: datetime | None = None
     last_error: str | None = None
 
+    @property
+    def state(self) -> str:
+        """`status`, with ``pending`` told apart: ``queued`` (not tried yet) or ``retrying``
+        (a channel refused it at least once); what `Outbox.progress` counts."""
+        if self.status != "pending":
+            return self.status
+        return "retrying" if self.attempts else "queued"
+
 
 def clean_error(error: str) -> str:
     """`error` safe to store and show: one line, passwords out of URLs, at most 1000 chars."""
@@ -301,9 +309,8 @@ class Outbox:
         return value
 
     def progress(self, alert_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-        """How the messages of each alert stand: ``{alert_id: {state: count}}``, the states
-        being the delivery statuses with ``pending`` split into ``queued`` (not tried yet)
-        and ``retrying`` (a channel refused it at least once)."""
+        """How the messages of each alert stand: ``{alert_id: {state: count}}``, counted in
+        SQL by `Delivery.state`."""
         t = deliveries
         state = sa.case(
             (sa.and_(t.c.status == "pending", t.c.attempts > 0), "retrying"),

@@ -14,6 +14,7 @@ workspace language and the schedule's time zone.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tocsin.alert import Alert
 from tocsin.config import Settings
 from tocsin.notify.oncall import describe
-from tocsin.store.outbox import Delivery
 from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
@@ -65,15 +65,6 @@ def alert_view(alert: Alert) -> dict[str, Any]:
         "resolved_by": alert.resolved_by,
         "resolved_at": _iso(alert.resolved_at),
     }
-
-
-def _count(messages: list[Delivery]) -> dict[str, int]:
-    """`Outbox.progress` of one alert, from its messages already read."""
-    found: dict[str, int] = {}
-    for m in messages:
-        state = ("retrying" if m.attempts else "queued") if m.status == "pending" else m.status
-        found[state] = found.get(state, 0) + 1
-    return found
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -127,7 +118,7 @@ async def alert_page(
     context = {
         "alert": alert,
         "messages": messages,
-        "progress": {alert_id: _count(messages)} if messages else {},
+        "progress": {alert_id: dict(Counter(m.state for m in messages))} if messages else {},
         "oncall": on_call_now(request.app.state.settings, now, _language(request)),
         "can_act": user.can("responder"),
         "notice": f"done_{done}_page" if done in ("ack", "resolve") else None,
