@@ -110,7 +110,7 @@ def _register(section: Section) -> None:
             "values": values if values is not None else (entry or {}),
             "errors": errors or {},
             "general": general or [],
-            "version": version or (config.version() if config else ""),
+            "version": version,
             "writable": config is not None,
             "types": _types() if array == "sources" else [],
         }
@@ -122,7 +122,9 @@ def _register(section: Section) -> None:
 
     async def new_form(request: Request, type: str = "", user: User = who) -> HTMLResponse:
         entry = {"type": type} if array == "sources" and type else None
-        return render(request, user, name="", entry=entry)
+        config: ConfigFile | None = request.app.state.config
+        version = await asyncio.to_thread(config.version) if config else ""
+        return render(request, user, name="", entry=entry, version=version)
 
     async def edit_form(request: Request, name: str, user: User = who) -> HTMLResponse:
         config: ConfigFile | None = request.app.state.config
