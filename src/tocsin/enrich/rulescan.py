@@ -22,8 +22,9 @@ _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'#- ")
 _ESCAPED = frozenset("?.#-'()[]{}|*+\\")
 
 
-def _close(pattern: str, i: int) -> int:
-    """Index of the ``)`` closing the group opened at `pattern[i]`; -1 if unbalanced."""
+def _top_level(pattern: str, i: int = 0) -> Iterator[tuple[int, str, int]]:
+    """``(index, char, depth)`` of each character of `pattern` from `i` on that is outside
+    escapes and character classes, `depth` counting the groups open after it."""
     depth, in_class, j = 0, False, i
     while j < len(pattern):
         ch = pattern[j]
@@ -34,38 +35,21 @@ def _close(pattern: str, i: int) -> int:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return j
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield j, ch, depth
         j += 1
-    return -1
+
+
+def _close(pattern: str, i: int) -> int:
+    """Index of the ``)`` closing the group opened at `pattern[i]`; -1 if unbalanced."""
+    return next((j for j, ch, depth in _top_level(pattern, i) if ch == ")" and depth == 0), -1)
 
 
 def _split(body: str) -> list[str]:
     """Top-level ``|`` alternatives of a group body."""
-    parts, depth, in_class, start, j = [], 0, False, 0, 0
-    while j < len(body):
-        ch = body[j]
-        if ch == "\\":
-            j += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(body[start:j])
-            start = j + 1
-        j += 1
-    parts.append(body[start:])
-    return parts
+    cuts = [j for j, ch, depth in _top_level(body) if ch == "|" and depth == 0]
+    return [body[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(body)], strict=True)]
 
 
 def first_chars(pattern: str, i: int = 0) -> frozenset[str] | None:
