@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from tocsin.notify.signing import InvalidLink, SignedAction, verify
 from tocsin.web import audit
+from tocsin.web.pages import render
 from tocsin.web.routes.alerts_page import alert_view
 
 __all__ = ["router"]
@@ -30,10 +31,7 @@ def _check(request: Request, token: str) -> SignedAction | str:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
-    templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, name, context, status=status)
 
 
 @router.get("/a/{token}", response_class=HTMLResponse, include_in_schema=False)

@@ -21,6 +21,7 @@ from tocsin.store.users import UserExists, UserRecord, UserStore
 from tocsin.web import csrf
 from tocsin.web.audit import request_entry
 from tocsin.web.auth import ROLE_DESCRIPTIONS, ROLES, User, hash_password, password_problem, require
+from tocsin.web.pages import render
 from tocsin.web.sessions import new_api_token
 
 __all__ = ["AUDIT_PAGE", "router"]
@@ -41,10 +42,7 @@ _DONE = {
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, name, context, status=status)
 
 
 def _users(request: Request) -> UserStore:

@@ -30,7 +30,7 @@ from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import read_form
 from tocsin.web.i18n import request_language, words
-from tocsin.web.routes.search import render, wants_fragment
+from tocsin.web.pages import render, wants_fragment
 
 __all__ = ["VIEWS", "WORDS", "alert_view", "change_alert", "on_call_now", "router"]
 
@@ -47,6 +47,7 @@ VIEWS: Mapping[str, tuple[str, ...]] = {
 LIST_LIMIT = 200
 
 WORDS: Mapping[str, Mapping[str, str]] = words("alerts")
+_TABLES = (WORDS, words("search"))  # the search page's words are shared by the triage pages
 
 
 def on_call_now(settings: Settings, at: datetime, language: str) -> list[tuple[str, str]]:
@@ -99,7 +100,7 @@ async def alerts_page(
         "can_act": user.can("responder"),
         "notice": None,
     }
-    return render(request, "alerts.html", context, words=WORDS)
+    return render(request, "alerts.html", context, *_TABLES)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -123,7 +124,7 @@ async def alert_page(
         "can_act": user.can("responder"),
         "notice": f"done_{done}_page" if done in ("ack", "resolve") else None,
     }
-    return render(request, "alerts.html", context, words=WORDS, status=200 if alert else 404)
+    return render(request, "alerts.html", context, *_TABLES, status=200 if alert else 404)
 
 
 def change_alert(
@@ -164,7 +165,7 @@ async def _act(request: Request, user: User, alert_id: int, action: str) -> Resp
             "can_act": user.can("responder"),
             "card_notice": f"done_{action}_page",
         }
-        return render(request, "_triage_alert.html", context, words=WORDS)
+        return render(request, "_triage_alert.html", context, *_TABLES)
     return RedirectResponse(f"/alerts/{alert_id}?done={action}", status_code=303)
 
 

@@ -50,7 +50,7 @@ from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import form_fields
 from tocsin.web.i18n import words
-from tocsin.web.routes.search import render, wants_fragment
+from tocsin.web.pages import render, wants_fragment
 
 __all__ = ["PAGE_SIZE", "VIEWS", "WORDS", "InboxRow", "audit_hook", "load_rows", "router"]
 
@@ -64,6 +64,7 @@ VIEWS = ("active", "mine", *TRIAGE_STATES)
 """``active``: everything still to handle; ``mine``: what is assigned to me; or one state."""
 
 WORDS: Mapping[str, Mapping[str, str]] = words("inbox")
+_TABLES = (WORDS, words("search"))  # the search page's words are shared by the triage pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,7 @@ async def inbox(
     """The inbox: one view (to handle, mine, or a state), a page of items."""
     context = await _list_context(request, user, view, after, _notice(notice, n, m))
     context["back"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return render(request, "inbox.html", context, words=WORDS)
+    return render(request, "inbox.html", context, *_TABLES)
 
 
 def _notice(code: str | None, n: int, m: int) -> list[tuple[str, int]]:
@@ -241,9 +242,9 @@ async def item_page(
     """One item: its mention or story, why its priority, its lock, and what can be done."""
     item = await asyncio.to_thread(_triage(request).get, subject)
     if item is None:
-        return render(request, "inbox_item.html", {"row": None}, words=WORDS, status=404)
+        return render(request, "inbox_item.html", {"row": None}, *_TABLES, status=404)
     context = await _item_context(request, user, item, _notice(notice, 0, 0))
-    return render(request, "inbox_item.html", context, words=WORDS)
+    return render(request, "inbox_item.html", context, *_TABLES)
 
 
 # -- acting -----------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ async def _fragment(
     else:
         context = await _item_context(request, user, item, notice)
         context["part"] = "_triage_panel.html"
-    response = render(request, "_triage_update.html", context, words=WORDS, status=status)
+    response = render(request, "_triage_update.html", context, *_TABLES, status=status)
     if status >= 400:
         response.headers["HX-Reswap"] = "outerHTML"  # shown in place (static/partials.js)
     return response
@@ -363,7 +364,7 @@ async def _refused(
     if wants_fragment(request):
         return await _fragment(request, user, item, fields, notice, status=409)
     context = await _item_context(request, user, item, notice)
-    return render(request, "inbox_item.html", context, words=WORDS, status=409)
+    return render(request, "inbox_item.html", context, *_TABLES, status=409)
 
 
 async def _changed(
@@ -422,7 +423,7 @@ async def bulk(request: Request, user: User = _RESPONDER) -> Response:
         view, after = _view_of(back)
         context = await _list_context(request, user, view, after, _notice("bulk", changed, locked))
         context |= {"part": "_triage_list.html", "back": back, "oob": True}
-        return render(request, "_triage_update.html", context, words=WORDS)
+        return render(request, "_triage_update.html", context, *_TABLES)
     target = _with_notice(back, notice="bulk", n=changed, m=locked)
     return RedirectResponse(target, status_code=303)
 

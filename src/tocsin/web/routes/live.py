@@ -23,7 +23,9 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from tocsin.mention import Mention
 from tocsin.web.auth import User, require
 from tocsin.web.broadcast import Subscription, broadcaster_of
-from tocsin.web.routes.overview import language_of_app, page_translator, render
+from tocsin.web.i18n import request_language
+from tocsin.web.pages import render
+from tocsin.web.routes.overview import WORDS, page_translator
 
 __all__ = ["HEARTBEAT", "LATEST", "events", "frame", "router"]
 
@@ -77,7 +79,7 @@ def _watch_names(request: Request) -> list[str]:
 
 def _card_renderer(request: Request) -> Callable[[Mention], str]:
     template = request.app.state.templates.env.get_template("_mention.html")
-    t = page_translator(language_of_app(request))
+    t = page_translator(request_language(request))
 
     def render_one(m: Mention) -> str:
         return str(template.render(m=m, t=t))
@@ -96,7 +98,7 @@ async def live(
     selected = watch if watch in names else ""
     store = request.app.state.store
     latest = await asyncio.to_thread(store.search, watch=selected or None, limit=LATEST)
-    t = page_translator(language_of_app(request))
+    t = page_translator(request_language(request))
     words = {k: t(k) for k in ("pause", "resume", "connecting", "connected", "disconnected")}
     words["new"] = t("waiting_new", n="{n}")
     stream = "/live/stream" + (f"?{urlencode({'watch': selected})}" if selected else "")
@@ -108,7 +110,7 @@ async def live(
         "stream": stream,
         "words": json.dumps(words, ensure_ascii=False),
     }
-    return render(request, "live.html", context)
+    return render(request, "live.html", context, WORDS)
 
 
 @router.get("/live/stream", include_in_schema=False)

@@ -24,6 +24,7 @@ from tocsin.store.users import UserStore, normalise_email
 from tocsin.web import csrf
 from tocsin.web.audit import address_of, request_entry
 from tocsin.web.auth import User, public, require, verify_password
+from tocsin.web.pages import render
 from tocsin.web.sessions import (
     IDLE,
     clear_session_cookie,
@@ -69,12 +70,8 @@ def _page(
 ) -> HTMLResponse:
     """The login form, with a fresh double-submit token in the form and in a cookie."""
     token = csrf.new_token()
-    templates = request.app.state.templates
     context = {"error": error, "next": next_path, "email": email, "login_csrf": token}
-    response: HTMLResponse = templates.TemplateResponse(
-        request, "login.html", context, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
+    response = render(request, "login.html", context, status=status)
     response.set_cookie(
         LOGIN_COOKIE,
         token,

@@ -28,6 +28,7 @@ from tocsin.store import Store
 from tocsin.web import overview_data as data
 from tocsin.web.auth import User, require
 from tocsin.web.i18n import layered, request_language, words
+from tocsin.web.pages import render
 
 __all__ = ["STORY_WINDOW", "WORDS", "page_translator", "router"]
 
@@ -43,19 +44,6 @@ WORDS: Mapping[str, Mapping[str, str]] = words("overview")
 def page_translator(language: str) -> Callable[..., str]:
     """``t(key, **values)`` knowing these pages' words, then the app's (`tocsin.web.i18n`)."""
     return layered(language, WORDS)
-
-
-language_of_app = request_language
-"""The workspace language the app renders in."""
-
-
-def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
-    """`name` rendered with these pages' translator as ``t``; never cached."""
-    lang = language_of_app(request)
-    context = {"t": page_translator(lang), **context}
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, name, context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +124,7 @@ async def overview(
 ) -> HTMLResponse:
     """The Overview page for `range` (1h, 24h, 7d or 30d; 24h when unknown, with a note)."""
     state = request.app.state
-    lang = language_of_app(request)
+    lang = request_language(request)
     notice = None
     if period not in data.RANGES:
         t = page_translator(lang)
@@ -155,4 +143,4 @@ async def overview(
         "notice": notice,
         "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else "",
     }
-    return render(request, "overview.html", context)
+    return render(request, "overview.html", context, WORDS)

@@ -17,9 +17,6 @@ piece is HTML-escaped, and only then are ``<mark>`` tags put around the escaped 
 With htmx (``HX-Request``), a change of the filters is answered with the results part only
 (and ``HX-Push-Url``: the page's shareable address), and "older results" with the next
 results and pager, appended (see docs/web.md, "Partial updates (HTMX)").
-
-This module also holds what the search, inbox and alert pages share: their words (French
-and English), `render` and `wants_fragment`.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,7 +40,8 @@ from tocsin.query.evaluate import field_text_node, spans
 from tocsin.query.text import raw_words, tokenize
 from tocsin.store import Store
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import layered, request_language, words
+from tocsin.web.i18n import words
+from tocsin.web.pages import render, wants_fragment
 
 __all__ = [
     "DEMANDS",
@@ -55,12 +53,8 @@ __all__ = [
     "SearchRequest",
     "csv_cell",
     "highlight",
-    "page_translator",
-    "render",
     "router",
     "run_search",
-    "safe_url",
-    "wants_fragment",
 ]
 
 router = APIRouter()
@@ -78,67 +72,6 @@ _CHUNK = 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 WORDS: Mapping[str, Mapping[str, str]] = words("search")
-
-
-# -- shared by the search, inbox and alert pages ----------------------------------------------
-
-
-def page_translator(language: str, *extra: Mapping[str, Mapping[str, str]]) -> Callable[..., str]:
-    """``t(key, **values)``: `extra` word tables first, then `WORDS`, then the app's."""
-    return layered(language, *extra, WORDS)
-
-
-_language = request_language
-
-
-def safe_url(url: str | None) -> str:
-    """`url` when it is an http(s) link, else ``""`` (no ``javascript:`` or ``data:``)."""
-    if not url:
-        return ""
-    lowered = url.strip().lower()
-    return url.strip() if lowered.startswith(("https://", "http://")) else ""
-
-
-def wants_fragment(request: Request) -> bool:
-    """Whether htmx asks for part of a page (``HX-Request``): answer with the fragment only.
-    Not when it restores a page missing from its history cache (``HX-History-Restore-
-    Request``): that needs the whole page."""
-    headers = request.headers
-    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
-
-
-def render(
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    *,
-    words: Mapping[str, Mapping[str, str]] | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    """Render template `name` with `t` knowing these pages' words; never cached, and
-    varying with ``HX-Request`` (the same address answers htmx with a fragment)."""
-    language = _language(request)
-    t = page_translator(language, *([words] if words else []))
-    base: dict[str, Any] = {
-        "t": t,
-        "safe_url": safe_url,
-        "csrf_value": _csrf_value(request),
-        "user": getattr(request.state, "user", None),
-    }
-    templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(
-        request, name, base | context, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
-def _csrf_value(request: Request) -> str:
-    """The session's CSRF token, for the hidden ``csrf`` field of forms ("" without one)."""
-    session = getattr(request.state, "session", None)
-    token = getattr(session, "csrf", None)
-    return token if isinstance(token, str) else ""
 
 
 # -- highlighting -----------------------------------------------------------------------------
@@ -416,7 +349,7 @@ async def search_page(
             status = 400
         else:
             context |= {"page": page, "scan_limit": SCAN_LIMIT}
-    response = render(request, template, context, status=status)
+    response = render(request, template, context, WORDS, status=status)
     if template == "_triage_results.html":
         query = urlencode(search.params())
         response.headers["HX-Push-Url"] = "/search" + (f"?{query}" if query else "")

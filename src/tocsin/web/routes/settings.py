@@ -24,10 +24,10 @@ from tocsin.web.auth import User, require
 from tocsin.web.i18n import layered, words
 from tocsin.web.i18n import request_language as language_of_app
 from tocsin.web.overview_data import health_rows
+from tocsin.web.pages import render
 from tocsin.web.routes.alerts_page import on_call_now
-from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
 
-__all__ = ["PREVIEW_DAYS", "WORDS", "router", "translator"]
+__all__ = ["PREVIEW_DAYS", "TABLES", "WORDS", "router", "translator"]
 
 router = APIRouter()
 _LEAD = Depends(require("lead"))
@@ -38,8 +38,13 @@ PREVIEW_LIMIT = 20
 WORDS: Mapping[str, Mapping[str, str]] = words("settings")
 
 
+TABLES = (WORDS, words("overview"))
+"""The words of the settings pages: theirs, then the Overview's (mention cards, health)."""
+
+
 def translator(request: Request) -> Callable[..., str]:
-    return layered(language_of_app(request), WORDS, OVERVIEW_WORDS)
+    """``t(key, **values)`` with `TABLES` (for text made outside a template)."""
+    return layered(language_of_app(request), *TABLES)
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -61,7 +66,6 @@ async def settings_page(
     intervals = {s.name: getattr(s.options, "interval", None) for s in settings.sources}
     states = {row.source: row for row in health_rows(health, intervals, now=now)}
     context = {
-        "t": translator(request),
         "user": user,
         "watches": settings.watches,
         "sources": [(s, states.get(s.name)) for s in settings.sources] if is_admin else [],
@@ -81,11 +85,7 @@ async def settings_page(
         "saved": saved[:64],
         "removed": removed[:64],
     }
-    response: HTMLResponse = state.templates.TemplateResponse(
-        request, "settings.html", context, status_code=400 if error else 200
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, "settings.html", context, *TABLES, status=400 if error else 200)
 
 
 @router.get("/settings/preview", response_class=HTMLResponse, include_in_schema=False)
@@ -96,12 +96,8 @@ async def preview(
     of the last days, as a fragment: the watch form updates it as the lead types."""
     q = q or query
     error, found = await _preview(request, q)
-    context = {"t": translator(request), "q": q, "error": error, "found": found}
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, "_preview.html", {**context, "days": PREVIEW_DAYS}
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    context = {"q": q, "error": error, "found": found, "days": PREVIEW_DAYS}
+    return render(request, "_preview.html", context, *TABLES)
 
 
 async def _preview(request: Request, q: str) -> tuple[str, list[Mention]]:

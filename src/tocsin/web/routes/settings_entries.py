@@ -27,7 +27,8 @@ from tocsin.plugins import source_classes
 from tocsin.web import audit
 from tocsin.web.auth import User, require
 from tocsin.web.csrf import form_fields
-from tocsin.web.routes.settings import translator
+from tocsin.web.pages import render
+from tocsin.web.routes.settings import TABLES
 from tocsin.web.settings_forms import SECTIONS, Field, Section, form_values, source_fields
 
 __all__ = ["SOURCES", "router"]
@@ -83,7 +84,7 @@ def _register(section: Section) -> None:
     base = f"/settings/{array}"
     who = Depends(require(section.role))
 
-    def render(
+    def form(
         request: Request,
         user: User,
         *,
@@ -99,7 +100,6 @@ def _register(section: Section) -> None:
         fields = section.fields(state.settings, entry)
         config: ConfigFile | None = state.config
         context = {
-            "t": translator(request),
             "user": user,
             "array": array,
             "name": name,
@@ -114,17 +114,13 @@ def _register(section: Section) -> None:
             "writable": config is not None,
             "types": _types() if array == "sources" else [],
         }
-        response: HTMLResponse = state.templates.TemplateResponse(
-            request, "settings_entry.html", context, status_code=status
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return render(request, "settings_entry.html", context, *TABLES, status=status)
 
     async def new_form(request: Request, type: str = "", user: User = who) -> HTMLResponse:
         entry = {"type": type} if array == "sources" and type else None
         config: ConfigFile | None = request.app.state.config
         version = await asyncio.to_thread(config.version) if config else ""
-        return render(request, user, name="", entry=entry, version=version)
+        return form(request, user, name="", entry=entry, version=version)
 
     async def edit_form(request: Request, name: str, user: User = who) -> HTMLResponse:
         config: ConfigFile | None = request.app.state.config
@@ -134,7 +130,7 @@ def _register(section: Section) -> None:
         )
         if entry is None:
             raise HTTPException(404, f"no {array} named {name!r} in tocsin.toml")
-        return render(request, user, name=name, entry=entry, version=draft.version if draft else "")
+        return form(request, user, name=name, entry=entry, version=draft.version if draft else "")
 
     async def save(request: Request, name: str, user: User, *, new: bool) -> Response:
         config = _writable(request)
@@ -160,7 +156,7 @@ def _register(section: Section) -> None:
             shown = {**(existing or {}), **{k: v for k, v in values.items() if v is not None}}
             if new:
                 shown["name"] = name
-            return render(
+            return form(
                 request,
                 user,
                 name=name,
@@ -212,7 +208,7 @@ def _register(section: Section) -> None:
                 if isinstance(exc, ConfigError)
                 else [str(exc)]
             )
-            return render(
+            return form(
                 request,
                 user,
                 name=name,

@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse
 
 from tocsin.store.stories import story_mentions, story_size
 from tocsin.web.auth import User, require
-from tocsin.web.i18n import layered, words
-from tocsin.web.i18n import request_language as language_of_app
-from tocsin.web.routes.overview import WORDS as OVERVIEW_WORDS
+from tocsin.web.i18n import words
+from tocsin.web.pages import render
 from tocsin.web.story_data import story_view
 
 __all__ = ["SHOWN", "WORDS", "router"]
@@ -24,6 +23,7 @@ SHOWN = 200
 """Mentions listed on the page (the curve and sources count up to 2,000)."""
 
 WORDS: Mapping[str, Mapping[str, str]] = words("story")
+OVERVIEW_WORDS = words("overview")  # the charts and mention cards speak the Overview's words
 
 
 @router.get("/stories/{story_id:path}", response_class=HTMLResponse)
@@ -34,16 +34,11 @@ async def story_page(request: Request, story_id: str, user: User = _VIEWER) -> H
     if size == 0:
         raise HTTPException(404, "no such story")
     found = await asyncio.to_thread(story_mentions, store, story_id, limit=2000)
-    language = language_of_app(request)
-    t = layered(language, WORDS, OVERVIEW_WORDS)
     context = {
-        "t": t,
         "story_id": story_id,
         "view": story_view(found, size),
         "mentions": found[:SHOWN],
         "shown": min(SHOWN, len(found)),
         "user": user,
     }
-    templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(request, "story.html", context)
-    return response
+    return render(request, "story.html", context, WORDS, OVERVIEW_WORDS)
