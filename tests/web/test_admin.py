@@ -3,48 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from accounts_helpers import (
-    CHEAP_HASHER,
     PASSWORD,
     T0,
     add_user,
     client_as,
-    make_app,
-    open_store,
     sign_in,
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tocsin.clock import FakeClock
 from tocsin.store import Store
 from tocsin.store.sessions import SessionStore
 from tocsin.store.users import AuditRecord, UserStore
 from tocsin.web import audit, auth
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def app(store: Store) -> FastAPI:
-    return make_app(store, FakeClock(T0))
 
 
 @pytest.fixture

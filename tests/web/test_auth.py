@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 import argon2
 import pytest
 import sqlalchemy as sa
 from accounts_helpers import (
-    CHEAP_HASHER,
     PASSWORD,
     T0,
     add_user,
     client_as,
     csrf_of,
     make_app,
-    open_store,
     settings,
     sign_in,
 )
@@ -35,18 +31,6 @@ from tocsin.web.routes.login import MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, 
 from tocsin.web.sessions import COOKIE, IDLE, LIFETIME, login_url, safe_next
 
 HOUR = 3600.0
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path)
-    yield store
-    store.close()
 
 
 @pytest.fixture

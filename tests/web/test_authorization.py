@@ -8,37 +8,16 @@ declares nothing fails `test_every_route_declares_who_may_use_it`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from accounts_helpers import CHEAP_HASHER, T0, add_user, client_as, make_app, open_store
+from accounts_helpers import add_user, client_as
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tocsin.clock import FakeClock
 from tocsin.store import Store
 from tocsin.web import auth
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def app(store: Store) -> FastAPI:
-    return make_app(store, FakeClock(T0))
 
 
 def _endpoints(app: FastAPI) -> list[tuple[str, str, Any]]:

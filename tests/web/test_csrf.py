@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from accounts_helpers import CHEAP_HASHER, T0, add_user, client_as, make_app, open_store
+from accounts_helpers import T0, add_user, client_as
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tocsin.alert import Alert
-from tocsin.clock import FakeClock
 from tocsin.notify.signing import sign
 from tocsin.store import Store
 from tocsin.store.sessions import SessionStore
@@ -20,23 +17,6 @@ from tocsin.store.users import UserStore
 from tocsin.web import auth, csrf
 
 _PARAM = re.compile(r"\{[^}]+\}")
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def app(store: Store) -> FastAPI:
-    return make_app(store, FakeClock(T0))
 
 
 @pytest.fixture

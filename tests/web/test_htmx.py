@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from accounts_helpers import CHEAP_HASHER, add_user, client_as
+from accounts_helpers import add_user, client_as
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from triage_web_helpers import SETTINGS, T0, mention
@@ -23,17 +23,12 @@ from tocsin.config import Settings
 from tocsin.store import Store
 from tocsin.store.triage import TriageStore
 from tocsin.store.users import UserStore
-from tocsin.web import auth, create_app
+from tocsin.web import create_app
 from tocsin.web.app import SECURITY_HEADERS
 from tocsin.web.routes.search import PAGE_SIZE
 
 HTMX = {"HX-Request": "true"}
 STATIC = Path(__file__).resolve().parents[2] / "src" / "tocsin" / "web" / "static"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "HASHER", CHEAP_HASHER)
 
 
 @pytest.fixture
