@@ -21,24 +21,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tocsin.alert import Alert
 from tocsin.clock import Clock
 from tocsin.config import Settings
-from tocsin.confignotify import AlertRule
+from tocsin.confignotify import AlertRule, Escalation
 from tocsin.detect.crisis import LEVEL_NAMES, CrisisChange, CrisisSignals, CrisisState, advance
 from tocsin.detect.rules import SpikeSignal, StoryGrowth, alerts_for
 from tocsin.detect.spikes import ShareSpikeDetector, SpikeDetector
 from tocsin.events import SOURCE_DOWN, Event
 from tocsin.mention import Mention
-from tocsin.notify.escalation import chain_start, delivery_key, plan, targets
+from tocsin.notify.escalation import EscalationPlan, chain_start, delivery_key, plan, targets
 from tocsin.notify.messages import MentionFacts, StoryFacts, digest, language_of, render
 from tocsin.notify.outbox import Deliverer
 from tocsin.notify.quiet import should_page
 from tocsin.notify.signing import sign, signing_secret
 from tocsin.pipeline import BatchReport
 from tocsin.store import Store
+from tocsin.store.alerts import Deliveries
 from tocsin.store.outbox import NewDelivery
 from tocsin.store.triage import TriageStore
 
@@ -158,27 +160,36 @@ class Alerting:
         if rule is None:
             return None
         now = self.clock.now()
+        chain = self._chain(rule, alert.severity, now)
+        start: dict[str, Any] = {}
+        if chain is not None:  # stored with the alert, in its transaction
+            escalation, steps = chain
+            start = {
+                "escalation": escalation.name,
+                "escalation_step": steps.step_done(-1),
+                "next_escalation_at": steps.next_at,
+            }
 
         def deliveries(stored: Alert) -> list[NewDelivery]:
-            return self._first_deliveries(rule, stored, context, now)
+            return self._first_deliveries(rule, stored, context, now, chain)
 
         existing = await asyncio.to_thread(self.alerts.get_by_key, alert.key)
         if existing is not None:
             if existing.state != "watching" or alert.state == "watching":
                 return None
             stored = await asyncio.to_thread(
-                self.alerts.open_watching, alert.key, deliveries, now=now
+                self.alerts.open_watching, alert.key, deliveries, now=now, **start
             )
         else:
+            first: Deliveries = [] if alert.state == "watching" else deliveries
             stored, created = await asyncio.to_thread(
-                self.alerts.save, alert, [] if alert.state == "watching" else deliveries, now=now
+                self.alerts.save, alert, first, now=now, **start
             )
             if not created:
                 return None
         if stored is None:
             return None
         if stored.state == "open":
-            await self._start_escalation(rule, stored, now)
             self.deliverer.notify()
             log.warning("alert %s: %s", stored.id, stored.title)
         return stored
@@ -216,8 +227,23 @@ class Alerting:
         expires = now + timedelta(hours=self.settings.notify.retry_hours)
         return NewDelivery(channel, recipient, title, body, key, expires, alert_id=alert.id)
 
+    def _chain(
+        self, rule: AlertRule, severity: int, now: datetime
+    ) -> tuple[Escalation, EscalationPlan] | None:
+        """The rule's escalation chain as it starts `now` (when the alert opens, not when a
+        watched one was first seen); None without a chain, or in quiet hours."""
+        escalation = self.escalations.get(rule.escalation or "")
+        if escalation is None or not should_page(rule, severity, now, self.tz):
+            return None
+        return escalation, plan(escalation, now, False, -1, now)
+
     def _first_deliveries(
-        self, rule: AlertRule, alert: Alert, context: _Context, now: datetime
+        self,
+        rule: AlertRule,
+        alert: Alert,
+        context: _Context,
+        now: datetime,
+        chain: tuple[Escalation, EscalationPlan] | None,
     ) -> list[NewDelivery]:
         if not should_page(rule, alert.severity, now, self.tz):
             return []  # quiet hours: the digest will tell
@@ -225,10 +251,9 @@ class Alerting:
             self._delivery(alert, f"rule:{alert.key}:{ch}", ch, ch, context, now)
             for ch in rule.channels
         ]
-        escalation = self.escalations.get(rule.escalation or "")
-        if escalation is not None:  # the chain starts now: when the alert opens, not when a
-            due = plan(escalation, now, False, -1, now).due  # watched one was first seen
-            out += self._step_deliveries(alert, escalation.steps, due, context, now)
+        if chain is not None:
+            escalation, steps = chain
+            out += self._step_deliveries(alert, escalation.steps, steps.due, context, now)
         return out
 
     def _step_deliveries(
@@ -255,21 +280,6 @@ class Alerting:
                 key = delivery_key(alert.key, index, recipient, channel)
                 out.append(self._delivery(alert, key, channel, recipient, context, now))
         return out
-
-    async def _start_escalation(self, rule: AlertRule, alert: Alert, now: datetime) -> None:
-        escalation = self.escalations.get(rule.escalation or "")
-        if escalation is None or alert.id is None:
-            return
-        if not should_page(rule, alert.severity, now, self.tz):
-            return
-        chain = plan(escalation, now, False, -1, now)
-        await asyncio.to_thread(
-            self.alerts.set_escalation,
-            alert.id,
-            escalation.name,
-            chain.step_done(-1),
-            chain.next_at,
-        )
 
     async def escalate(self) -> int:
         """Page the next steps of every open alert whose chain is due; returns how many

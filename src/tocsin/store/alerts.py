@@ -117,14 +117,16 @@ class AlertStore:
         *,
         now: datetime,
         escalation: str | None = None,
+        escalation_step: int = 0,
         next_escalation_at: datetime | None = None,
     ) -> tuple[Alert, bool]:
-        """Store `alert` with its `deliveries` and escalation start in one transaction, unless
-        an alert with its `key` exists: then return the stored one and False, enqueueing
+        """Store `alert` with its `deliveries` and escalation start (the chain's name, the
+        last step already enqueued, when the next is due) in one transaction, unless an
+        alert with its `key` exists: then return the stored one and False, enqueueing
         nothing (so the same alert is never sent twice)."""
         row = _alert_row(alert, now) | {
             "escalation": escalation,
-            "escalation_step": 0,
+            "escalation_step": escalation_step,
             "next_escalation_at": next_escalation_at if alert.state == "open" else None,
         }
         stmt = (
@@ -152,6 +154,7 @@ class AlertStore:
         now: datetime,
         reasons: Sequence[str] | None = None,
         escalation: str | None = None,
+        escalation_step: int = 0,
         next_escalation_at: datetime | None = None,
     ) -> Alert | None:
         """Turn the ``watching`` alert `key` into ``open`` (its reasons replaced by `reasons`
@@ -161,7 +164,7 @@ class AlertStore:
             "state": "open",
             "updated_at": now,
             "escalation": escalation,
-            "escalation_step": 0,
+            "escalation_step": escalation_step,
             "next_escalation_at": next_escalation_at,
         }
         if reasons is not None:
