@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 import tomlkit
 from tomlkit.container import Container
-from tomlkit.items import AoT, Comment, Item, Table, Whitespace
+from tomlkit.items import AoT, Comment, InlineTable, Item, Table, Whitespace
 
 from tocsin.config import CONFIG_FILE, Settings, settings_from_text
 
@@ -129,7 +129,7 @@ def entries(doc: tomlkit.TOMLDocument, array: str) -> list[dict[str, Any]]:
     found = doc.get(array)
     if not isinstance(found, list):
         return []
-    return [_plain(item) for item in found if isinstance(item, Mapping)]
+    return [item.unwrap() for item in found if isinstance(item, Table | InlineTable)]
 
 
 def find_entry(doc: tomlkit.TOMLDocument, array: str, name: str) -> dict[str, Any] | None:
@@ -146,7 +146,7 @@ def set_entry(
     tables = _tables(doc, array)
     for table in tables:
         if table.get("name") == name:
-            before: dict[str, Any] = _plain(table)
+            before: dict[str, Any] = table.unwrap()
             for key, value in values.items():
                 if value is None:
                     if key in table:
@@ -171,7 +171,7 @@ def remove_entry(doc: tomlkit.TOMLDocument, array: str, name: str) -> dict[str, 
     tables = _tables(doc, array)
     for index, table in enumerate(tables):
         if table.get("name") == name:
-            before: dict[str, Any] = _plain(table)
+            before: dict[str, Any] = table.unwrap()
             if index > 0:
                 _move_trailing(table, tables[index - 1])
             elif len(tables) > 1:
@@ -204,12 +204,3 @@ def _move_trailing(source: Table, target: Table) -> None:
     container: Container = target.value
     for _, item in moved:
         container.append(None, item)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    unwrap = getattr(value, "unwrap", None)
-    return unwrap() if callable(unwrap) else value
