@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tocsin.alert import ALERT_STATES, Alert
 from tocsin.cli.common import EXIT_FAILURE, WorkspaceOpt, _fail, _open, _workspace, app, out
+from tocsin.store.outbox import MESSAGE_STATES, UNDELIVERED
 
 __all__ = ["ack", "alerts_command", "resolve"]
 
@@ -50,16 +51,12 @@ def _as_json(alert: Alert, messages: dict[str, int]) -> dict[str, object]:
 
 def _messages(counts: dict[str, int]) -> Text:
     """``2 sent, 1 expired``: how an alert's messages stand, problems in red."""
-    order = ("sent", "sending", "queued", "retrying", "expired", "cancelled")
     text = Text()
-    for state in (s for s in order if counts.get(s)):
+    for state in (s for s in MESSAGE_STATES if counts.get(s)):
         if text:
             text.append(", ")
-        text.append(f"{counts[state]} {state}", style="bold red" if state in _BAD else "")
+        text.append(f"{counts[state]} {state}", style="bold red" if state in UNDELIVERED else "")
     return text
-
-
-_BAD = ("retrying", "expired")
 
 
 @app.command("alerts")

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELIVERY_STATUSES",
+    "MESSAGE_STATES",
     "PAGE_KEY_PREFIX",
+    "UNDELIVERED",
     "Delivery",
     "NewDelivery",
     "Outbox",
@@ -47,6 +49,10 @@ DELIVERY_STATUSES = ("pending", "sending", "sent", "expired", "cancelled")
 """``pending`` (waiting for its next attempt), ``sending`` (claimed by a worker until its
 lease ends), ``sent``, ``expired`` (not delivered before `expires_at`), ``cancelled`` (an
 escalation page whose alert was taken before it went)."""
+MESSAGE_STATES = ("sent", "sending", "queued", "retrying", "expired", "cancelled")
+"""What `Delivery.state` can be, in the order pages list them."""
+UNDELIVERED = frozenset({"retrying", "expired"})
+"""The states that mean a message has not reached its person (and may never)."""
 PAGE_KEY_PREFIX = "esc:"
 """How the keys of escalation pages begin: those not sent yet are cancelled when someone
 acknowledges or resolves their alert."""

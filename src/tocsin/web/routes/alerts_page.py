@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tocsin.alert import Alert
 from tocsin.config import Settings
 from tocsin.notify.oncall import describe
+from tocsin.store.outbox import MESSAGE_STATES, UNDELIVERED
 from tocsin.store.users import UserStore
 from tocsin.web import audit
 from tocsin.web.auth import User, require
@@ -47,6 +48,7 @@ VIEWS: Mapping[str, tuple[str, ...]] = {
 LIST_LIMIT = 200
 
 WORDS: Mapping[str, Mapping[str, str]] = words("alerts")
+_MESSAGES = {"message_states": MESSAGE_STATES, "undelivered_states": sorted(UNDELIVERED)}
 _TABLES = (WORDS, words("search"))  # the search page's words are shared by the triage pages
 
 
@@ -94,6 +96,7 @@ async def alerts_page(
     context = {
         "alerts": alerts,
         "progress": progress,
+        **_MESSAGES,
         "view": view,
         "views": list(VIEWS),
         "oncall": on_call_now(request.app.state.settings, now, _language(request)),
@@ -120,6 +123,7 @@ async def alert_page(
         "alert": alert,
         "messages": messages,
         "progress": {alert_id: dict(Counter(m.state for m in messages))} if messages else {},
+        **_MESSAGES,
         "oncall": on_call_now(request.app.state.settings, now, _language(request)),
         "can_act": user.can("responder"),
         "notice": f"done_{done}_page" if done in ("ack", "resolve") else None,
